@@ -1,0 +1,3 @@
+from aobo.cli.app import main
+
+main()

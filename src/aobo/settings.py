@@ -1,0 +1,42 @@
+"""One typed settings object for the service, built once by the CLI (or a test) and passed down."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path
+    db_url: str | None = None  # None: SQLite file ``aobo.db`` in data_dir
+    host: str = "127.0.0.1"
+    port: int = 8443
+    cert_file: Path | None = None  # None: self-signed pair generated into data_dir
+    key_file: Path | None = None
+    insecure_http: bool = False
+    #: Exchange Online's MaxConcurrency for remote PowerShell: open sessions per account.
+    max_sessions_per_user: int = 3
+    #: Seconds a session may sit unused before it is removed (Exchange Online: 15 minutes).
+    idle_timeout: float = 900.0
+    #: Largest SOAP envelope accepted or sent (Windows default MaxEnvelopeSizekb 500 → 512000 bytes).
+    max_envelope_size: int = 512_000
+    #: Hard cap on one HTTP request body, whatever the envelope header says.
+    max_request_size: int = 1_048_576
+    #: Receive long-poll when the request carries no OperationTimeout header.
+    default_operation_timeout: float = 20.0
+    #: Upper bound on a client's OperationTimeout, kept below common client read timeouts.
+    max_operation_timeout: float = 60.0
+    #: Consecutive wrong passwords before an account is locked out.
+    lockout_threshold: int = 10
+
+    @property
+    def database_url(self) -> str:
+        return self.db_url or f"sqlite:///{self.data_dir / 'aobo.db'}"
+
+    @property
+    def scheme(self) -> str:
+        return "http" if self.insecure_http else "https"
+
+    def endpoint_url(self, host: str | None = None) -> str:
+        return f"{self.scheme}://{host or self.host}:{self.port}/powershell-liveid"
