@@ -20,8 +20,15 @@ Python value                CLIXML element
 :class:`MultiValued`        ``<Obj>`` with the given type names and ``<LST>``
 :class:`EnumValue`          ``<Obj>`` enum: type names, ``<ToString>``, ``<I32>``
 ``dict``                    ``<Obj>`` Hashtable with ``<DCT>``
+:class:`Dictionary`         ``<Obj>`` with the given type names and ``<DCT>``
 :class:`ExchangeObject`     ``<Obj>`` with type names and ``<MS>`` note properties
+                            (``<Props>`` adapted properties when its shape has ``adapted=True``),
+                            plus ``<ToString>`` when ``to_string`` is set
 ==========================  ===========================================
+
+Besides output objects a pipeline yields stream records: :class:`ErrorRecord` (non-terminating
+errors), :class:`WarningRecord`, :class:`VerboseRecord`, :class:`ProgressRecord` and
+:class:`InformationalRecord` (text PowerShell writes through the host, such as ``What if: ...``).
 """
 
 from __future__ import annotations
@@ -68,14 +75,37 @@ class EnumValue:
 
 
 @dataclass(frozen=True, slots=True)
+class Dictionary:
+    """A dictionary that keeps its own .NET type names, e.g. the ``Parameters`` of a CmdletInfo
+    (``System.Collections.Generic.Dictionary`2[[System.String, ...],[...ParameterMetadata, ...]]``).
+    Entries keep their order."""
+
+    entries: tuple[tuple[Any, Any], ...]
+    type_names: tuple[str, ...] = ("System.Collections.Hashtable", "System.Object")
+
+    def __iter__(self) -> Iterator[Any]:
+        return (k for k, _ in self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def items(self) -> Iterator[tuple[Any, Any]]:
+        return iter(self.entries)
+
+
+@dataclass(frozen=True, slots=True)
 class ObjectShape:
     """What every object of one Exchange type shares: type names and property order.
 
     ``type_names`` are most-derived first and without the ``Deserialized.`` prefix (the client adds it).
+    ``adapted`` marks .NET objects whose properties PowerShell serialises as adapted properties
+    (``<Props>``) rather than note properties (``<MS>``), such as ``ParameterMetadata``; clients read
+    both the same way, so a front end may ignore it.
     """
 
     type_names: tuple[str, ...]
     property_names: tuple[str, ...]
+    adapted: bool = False
     index: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -83,7 +113,9 @@ class ObjectShape:
 
     def make(self, values: Sequence[Any], to_string: str | None = None) -> ExchangeObject:
         if len(values) != len(self.property_names):
-            raise ValueError(f"{self.type_names[0]} needs {len(self.property_names)} values, got {len(values)}")
+            raise ValueError(
+                f"{self.type_names[0]} needs {len(self.property_names)} values, got {len(values)}"
+            )
         return ExchangeObject(self, tuple(values), to_string)
 
 
@@ -199,8 +231,26 @@ class ProgressRecord:
     completed: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class InformationalRecord:
+    """Text PowerShell writes through the host rather than a stream, e.g. ``What if: Setting mailbox
+    "alice".`` for ``-WhatIf``. PSRP renders it as a host ``WriteLine`` call (or an INFORMATION_RECORD
+    tagged ``PSHOST`` for protocol 2.3 clients); REST has no host and may drop it or list it as a
+    warning."""
+
+    message: str
+
+
 #: Anything a pipeline may emit besides output objects.
-StreamRecord = ErrorRecord | WarningRecord | VerboseRecord | ProgressRecord
+StreamRecord = ErrorRecord | WarningRecord | VerboseRecord | ProgressRecord | InformationalRecord
+#: The same, for isinstance checks.
+STREAM_RECORD_TYPES: tuple[type, ...] = (
+    ErrorRecord,
+    WarningRecord,
+    VerboseRecord,
+    ProgressRecord,
+    InformationalRecord,
+)
 
 
 class CmdletError(Exception):

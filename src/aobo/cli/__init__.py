@@ -1,0 +1,1 @@
+"""The ``aobo`` command line: thin typer commands over the server, store and demo modules."""

@@ -1,0 +1,208 @@
+"""``aobo serve``, ``aobo seed`` and ``aobo demo``.
+
+Each command parses its options into :class:`~aobo.settings.Settings` and calls one function that
+does the work. Errors become exit codes in :func:`exit_codes` only: an :class:`AoboError` is a
+problem the user can fix (a taken port, a bad database URL) and prints one line, exit status 1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from aobo import __version__
+from aobo.errors import AoboError
+from aobo.settings import Settings
+
+if TYPE_CHECKING:
+    from aobo.domain.seed import DemoWorld
+    from aobo.domain.store import Store
+
+app = typer.Typer(
+    name="aobo",
+    help="Exchange Online 'administer on behalf of' service for CSP partners: remote PowerShell "
+    "(WS-Management + PSRP) at /powershell-liveid?DelegatedOrg=<customer>.",
+    no_args_is_help=True,
+    add_completion=False,
+    # Locals of a crashing frame can hold passwords; never print them.
+    pretty_exceptions_show_locals=False,
+)
+
+console = Console()
+err_console = Console(stderr=True)
+
+DataDir = Annotated[
+    Path,
+    typer.Option("--data", envvar="AOBO_DATA", help="Directory for the SQLite database and TLS files."),
+]
+DbUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        envvar="AOBO_DB",
+        help="SQLAlchemy database URL, e.g. postgresql+psycopg://user:pw@host/aobo "
+        "(default: SQLite file aobo.db in the data directory)",
+        show_default=False,
+    ),
+]
+
+
+@contextlib.contextmanager
+def exit_codes() -> Iterator[None]:
+    """The one place where failures become exit statuses: AoboError → 1, Ctrl+C → 130."""
+    try:
+        yield
+    except AoboError as exc:
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        raise typer.Exit(130) from None
+
+
+def open_store(settings: Settings) -> Store:
+    """Open the configured database and bring its schema up to date."""
+    import sqlalchemy.exc
+
+    from aobo.domain.store import Store
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        store = Store.open(settings.database_url)
+    except (sqlalchemy.exc.SQLAlchemyError, ImportError) as exc:
+        raise AoboError(f"cannot open database {safe_url(settings.database_url)}: {exc}") from exc
+    try:
+        store.migrate()
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        store.close()
+        raise AoboError(f"cannot use database {safe_url(settings.database_url)}: {exc}") from exc
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+def safe_url(url: str) -> str:
+    """The database URL with any password masked, fit for printing."""
+    import sqlalchemy
+
+    try:
+        return sqlalchemy.make_url(url).render_as_string(hide_password=True)
+    except sqlalchemy.exc.ArgumentError:
+        return "<unparseable URL>"
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8443,
+    data: DataDir = Path("aobo-data"),
+    db: DbUrl = None,
+    demo: Annotated[bool, typer.Option("--demo", help="Seed the demo tenants and accounts first.")] = False,
+    cert: Annotated[
+        Path | None, typer.Option(help="PEM certificate chain (default: self-signed, generated).")
+    ] = None,
+    key: Annotated[Path | None, typer.Option(help="PEM private key for --cert.")] = None,
+    insecure_http: Annotated[
+        bool, typer.Option("--insecure-http", help="Serve plain HTTP: passwords travel in clear text.")
+    ] = False,
+    max_sessions: Annotated[int, typer.Option(min=1, help="Open sessions allowed per account.")] = 3,
+    idle_timeout: Annotated[
+        float, typer.Option(min=1, help="Seconds before an unused session is removed.")
+    ] = 900.0,
+    access_log: Annotated[bool, typer.Option(help="Log one line per HTTP request.")] = False,
+) -> None:
+    """Serve the remote PowerShell endpoint (HTTPS by default) until Ctrl+C or SIGTERM."""
+    from aobo.server import serve as run_server
+
+    settings = Settings(
+        data_dir=data,
+        db_url=db,
+        host=host,
+        port=port,
+        cert_file=cert,
+        key_file=key,
+        insecure_http=insecure_http,
+        max_sessions_per_user=max_sessions,
+        idle_timeout=idle_timeout,
+    )
+    with exit_codes():
+        store = open_store(settings)
+        try:
+            world = _seed_demo(store) if demo else None
+        except BaseException:
+            store.close()
+            raise
+        run_server(settings, store, demo_world=world, access_log=access_log, console=console)
+
+
+@app.command()
+def seed(
+    data: DataDir = Path("aobo-data"),
+    db: DbUrl = None,
+    demo: Annotated[bool, typer.Option("--demo", help="The demo partner, customers and accounts.")] = False,
+    tenants: Annotated[int, typer.Option(min=0, help="Generated customer tenants to add.")] = 0,
+    mailboxes: Annotated[int, typer.Option(min=0, help="Mailboxes in each generated tenant.")] = 0,
+) -> None:
+    """Fill the database: the demo world (--demo) and/or generated tenants (--tenants N --mailboxes M)."""
+    from aobo.domain.seed import seed_generated
+
+    if not demo and not tenants:
+        raise typer.BadParameter("give --demo and/or --tenants N", param_hint="--demo / --tenants")
+    settings = Settings(data_dir=data, db_url=db)
+    with exit_codes():
+        store = open_store(settings)
+        try:
+            if demo:
+                started = time.perf_counter()
+                world = _seed_demo(store)
+                tenants_seeded = (world.partner, *world.customers, *world.others)
+                mailbox_count = sum(store.count_mailboxes(tenant.id) for tenant in tenants_seeded)
+                verb = "Seeded" if world.created else "Found"
+                console.print(
+                    f"{verb} the demo world: {len(tenants_seeded)} tenants, "
+                    f"{len(world.accounts)} accounts, {mailbox_count} mailboxes "
+                    f"in {time.perf_counter() - started:.2f} s"
+                )
+            if tenants:
+                started = time.perf_counter()
+                created = seed_generated(store, tenants, mailboxes)
+                console.print(
+                    f"Seeded {len(created)} tenants with {mailboxes} mailboxes each "
+                    f"({len(created) * mailboxes} mailboxes) in {time.perf_counter() - started:.2f} s"
+                )
+        finally:
+            store.close()
+        console.print(f"Database: {safe_url(settings.database_url)}", highlight=False)
+
+
+@app.command()
+def demo() -> None:
+    """Start a throw-away server and play the partner flow against it with pypsrp (a few seconds)."""
+    from aobo.cli.demo import run_demo
+
+    with exit_codes():
+        run_demo(console)
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    console.print(f"aobo {__version__}")
+
+
+def _seed_demo(store: Store) -> DemoWorld:
+    from aobo.domain.seed import seed_demo
+
+    return seed_demo(store)
+
+
+def main() -> None:
+    app()

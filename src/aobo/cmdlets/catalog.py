@@ -1,0 +1,15 @@
+"""The cmdlets aobo serves, registered explicitly in one place."""
+
+from __future__ import annotations
+
+from aobo.cmdlets.builtin import register_builtins
+from aobo.cmdlets.exchange.mailbox import register_mailbox_cmdlets
+from aobo.cmdlets.registry import Registry
+
+
+def default_registry() -> Registry:
+    """A new registry with the utility cmdlets and every Exchange cmdlet aobo implements."""
+    registry = Registry()
+    register_builtins(registry)
+    register_mailbox_cmdlets(registry)
+    return registry

@@ -1,0 +1,1 @@
+"""Exchange cmdlets, one module per noun family (``mailbox.py``: Get-Mailbox, Set-Mailbox)."""

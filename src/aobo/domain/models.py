@@ -1,0 +1,203 @@
+"""Immutable values the store hands out and accepts. No database code here."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any, Final, Literal
+
+__all__ = [
+    "MAILBOX_DEFAULT_PROPS",
+    "MAILBOX_TYPES",
+    "PARTNER_ROLE_GROUPS",
+    "AuditEntry",
+    "NewMailbox",
+    "Relationship",
+    "RelationshipState",
+    "Tenant",
+    "User",
+    "utcnow",
+]
+
+#: RecipientTypeDetails values of the four mailbox kinds; RecipientType is "UserMailbox" for all of them.
+MAILBOX_TYPES: Final = ("UserMailbox", "SharedMailbox", "RoomMailbox", "EquipmentMailbox")
+
+#: DAP groups in a partner tenant: AdminAgents act as Global Admin, HelpdeskAgents as helpdesk.
+PARTNER_ROLE_GROUPS: Final = frozenset({"AdminAgents", "HelpdeskAgents"})
+
+RelationshipState = Literal["active", "removed"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    id: int
+    guid: uuid.UUID
+    name: str
+    initial_domain: str
+    #: Every accepted domain in lower case, the initial (.onmicrosoft.com) one first.
+    domains: tuple[str, ...]
+    #: Domain new mailboxes get their primary SMTP address in; the initial domain unless set.
+    default_domain: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.default_domain:
+            object.__setattr__(self, "default_domain", self.initial_domain)
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A sign-in account (not a mailbox): partner agents and tenant admins."""
+
+    id: int
+    tenant_id: int
+    guid: uuid.UUID
+    user_principal_name: str
+    display_name: str
+    remote_powershell_enabled: bool
+    role_groups: frozenset[str]
+    locked_out: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Relationship:
+    id: int
+    partner_tenant_id: int
+    customer_tenant_id: int
+    kind: Literal["DAP"]
+    state: RelationshipState
+    created: datetime
+    removed: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.state == "active"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One cmdlet run. ``parameters`` should already be redacted; the store redacts again anyway."""
+
+    caller: str
+    caller_tenant_id: int | None
+    target_tenant_id: int | None
+    session_id: str
+    cmdlet: str
+    parameters: Mapping[str, Any]
+    succeeded: bool
+    error: str | None = None
+    run_date: datetime = field(default_factory=utcnow)
+    #: Assigned by the store; ``None`` on entries not read back from it.
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewMailbox:
+    """What :meth:`Store.add_mailboxes` needs; everything else is derived.
+
+    ``extra_addresses`` are proxy addresses beyond the primary SMTP and the initial-domain one,
+    written as Exchange does (``smtp:x@y``, ``SIP:x@y``, ``X500:/o=...``); a bare address means smtp.
+    ``guid`` / ``exchange_guid`` / ``external_directory_object_id`` / ``when_created`` are only for
+    callers that need reproducible data (the seeders); normally they are left to the store.
+    """
+
+    name: str
+    alias: str
+    display_name: str
+    first_name: str = ""
+    last_name: str = ""
+    recipient_type_details: str = "UserMailbox"
+    user_principal_name: str | None = None
+    primary_smtp_address: str | None = None
+    extra_addresses: Sequence[str] = ()
+    props: Mapping[str, Any] = field(default_factory=dict)
+    hidden_from_address_lists_enabled: bool = False
+    guid: uuid.UUID | None = None
+    exchange_guid: uuid.UUID | None = None
+    external_directory_object_id: uuid.UUID | None = None
+    when_created: datetime | None = None
+
+
+_AUDIT_ACTIONS_COMMON = (
+    "Update",
+    "MoveToDeletedItems",
+    "SoftDelete",
+    "HardDelete",
+    "UpdateFolderPermissions",
+    "UpdateInboxRules",
+    "ApplyRecord",
+    "MailItemsAccessed",
+)
+
+# Values a fresh Exchange Online mailbox reports. Recipient rows store only what differs, so the
+# props JSON of a typical mailbox stays a few bytes; the cmdlet layer overlays a row's props on
+# this. Read-only (a shared default mutated by one request would leak into all others), and
+# multi-valued properties are tuples for the same reason.
+MAILBOX_DEFAULT_PROPS: Final[Mapping[str, Any]] = MappingProxyType(
+    {
+        "ExchangeVersion": "0.20 (15.0.0.0)",
+        "UseDatabaseQuotaDefaults": False,
+        "IssueWarningQuota": "98 GB (105,226,698,752 bytes)",
+        "ProhibitSendQuota": "99 GB (106,300,440,576 bytes)",
+        "ProhibitSendReceiveQuota": "100 GB (107,374,182,400 bytes)",
+        "RecoverableItemsQuota": "30 GB (32,212,254,720 bytes)",
+        "RecoverableItemsWarningQuota": "20 GB (21,474,836,480 bytes)",
+        "CalendarLoggingQuota": "6 GB (6,442,450,944 bytes)",
+        "RulesQuota": "256 KB (262,144 bytes)",
+        "ArchiveQuota": "100 GB (107,374,182,400 bytes)",
+        "ArchiveWarningQuota": "90 GB (96,636,764,160 bytes)",
+        "ArchiveStatus": "None",
+        "ArchiveGuid": "00000000-0000-0000-0000-000000000000",
+        "ArchiveName": (),
+        "MaxSendSize": "35 MB (36,700,160 bytes)",
+        "MaxReceiveSize": "36 MB (37,748,736 bytes)",
+        "RecipientLimits": 500,
+        "GrantSendOnBehalfTo": (),
+        "AcceptMessagesOnlyFrom": (),
+        "RejectMessagesFrom": (),
+        "RequireSenderAuthenticationEnabled": False,
+        "MessageCopyForSentAsEnabled": False,
+        "MessageCopyForSendOnBehalfEnabled": False,
+        "LitigationHoldEnabled": False,
+        "LitigationHoldDuration": "Unlimited",
+        "InPlaceHolds": (),
+        "RetentionHoldEnabled": False,
+        "SingleItemRecoveryEnabled": True,
+        "RetainDeletedItemsFor": "14.00:00:00",
+        "RetentionPolicy": "Default MRM Policy",
+        "SharingPolicy": "Default Sharing Policy",
+        "RoleAssignmentPolicy": "Default Role Assignment Policy",
+        "AddressBookPolicy": None,
+        "EmailAddressPolicyEnabled": False,
+        "ModerationEnabled": False,
+        "IsMailboxEnabled": True,
+        "IsResource": False,
+        "ResourceType": None,
+        "ResourceCapacity": None,
+        "AuditEnabled": True,
+        "AuditLogAgeLimit": "90.00:00:00",
+        "DefaultAuditSet": ("Admin", "Delegate", "Owner"),
+        "AuditAdmin": (
+            *_AUDIT_ACTIONS_COMMON,
+            "SendAs",
+            "SendOnBehalf",
+            "Create",
+            "UpdateCalendarDelegation",
+        ),
+        "AuditDelegate": (*_AUDIT_ACTIONS_COMMON, "SendAs", "SendOnBehalf", "Create"),
+        "AuditOwner": (*_AUDIT_ACTIONS_COMMON, "UpdateCalendarDelegation", "Send"),
+        "MailTip": None,
+        "Languages": (),
+        "Office": "",
+        "Department": "",
+        **{f"CustomAttribute{i}": "" for i in range(1, 16)},
+        **{f"ExtensionCustomAttribute{i}": () for i in range(1, 6)},
+        "WhenMailboxCreated": None,
+    }
+)

@@ -1,0 +1,238 @@
+"""The database schema as SQLAlchemy Core tables (no ORM).
+
+Types are chosen to behave the same on SQLite and PostgreSQL: GUIDs are 36-character lower-case
+strings, JSON is kept as text (the wire layers stream it out mostly unparsed), and datetimes are
+stored as naive UTC and handed back timezone-aware. Migrations under ``migrations/versions`` must
+produce exactly these tables; ``tests/domain/test_migrations.py`` checks that they do.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    false,
+    func,
+    true,
+)
+from sqlalchemy.types import TypeDecorator
+
+__all__ = [
+    "accepted_domains",
+    "audit_log",
+    "metadata",
+    "partner_relationships",
+    "recipient_addresses",
+    "recipients",
+    "role_group_members",
+    "tenants",
+    "users",
+]
+
+# Deterministic constraint names: alembic can then drop or alter them later, and the store can
+# tell which unique constraint a PostgreSQL IntegrityError is about.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+GUID_LEN = 36
+SMTP_LEN = 320  # 64 local part + @ + 255 domain
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Naive UTC in the database, aware UTC in Python.
+
+    SQLite has no time zones and PostgreSQL's ``timestamp`` without one is the type both share;
+    converting at this one boundary keeps every caller on aware datetimes.
+    """
+
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("guid", String(GUID_LEN), nullable=False, unique=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("initial_domain", String(255), nullable=False, unique=True),
+    Column("created", UTCDateTime, nullable=False),
+)
+
+accepted_domains = Table(
+    "accepted_domains",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("tenant_id", Integer, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("domain_name", String(255), nullable=False, unique=True),
+    Column("is_initial", Boolean, nullable=False, server_default=false()),
+    Column("is_default", Boolean, nullable=False, server_default=false()),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("tenant_id", Integer, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("guid", String(GUID_LEN), nullable=False, unique=True),
+    Column("user_principal_name", String(SMTP_LEN), nullable=False, unique=True),
+    Column("upn_lower", String(SMTP_LEN), nullable=False, unique=True),
+    Column("display_name", String(256), nullable=False),
+    # NULL: the account has no password and cannot sign in with one.
+    Column("password_hash", String(255), nullable=True),
+    Column("remote_powershell_enabled", Boolean, nullable=False, server_default=true()),
+    Column("failed_logins", Integer, nullable=False, server_default="0"),
+    Column("locked_out", Boolean, nullable=False, server_default=false()),
+    Column("created", UTCDateTime, nullable=False),
+)
+
+role_group_members = Table(
+    "role_group_members",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("role_group", String(128), nullable=False),
+    PrimaryKeyConstraint("user_id", "role_group"),
+)
+
+partner_relationships = Table(
+    "partner_relationships",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("partner_tenant_id", Integer, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "customer_tenant_id",
+        Integer,
+        ForeignKey("tenants.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("kind", String(16), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    Column("removed", UTCDateTime, nullable=True),
+    # Named by hand: the conventional name would pass PostgreSQL's 63-character limit.
+    UniqueConstraint(
+        "partner_tenant_id", "customer_tenant_id", "kind", name="uq_partner_relationships_pair_kind"
+    ),
+    CheckConstraint("state IN ('active', 'removed')", name="state"),
+)
+
+recipients = Table(
+    "recipients",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("tenant_id", Integer, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("guid", String(GUID_LEN), nullable=False),
+    Column("exchange_guid", String(GUID_LEN), nullable=False),
+    Column("external_directory_object_id", String(GUID_LEN), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("alias", String(64), nullable=False),
+    Column("display_name", String(256), nullable=False),
+    Column("first_name", String(64), nullable=False, server_default=""),
+    Column("last_name", String(64), nullable=False, server_default=""),
+    Column("user_principal_name", String(1024), nullable=True),
+    Column("primary_smtp_address", String(SMTP_LEN), nullable=False),
+    Column("recipient_type", String(64), nullable=False),
+    Column("recipient_type_details", String(64), nullable=False),
+    Column("distinguished_name", String(1024), nullable=False),
+    Column("hidden_from_address_lists_enabled", Boolean, nullable=False, server_default=false()),
+    Column("forwarding_address", String(1024), nullable=True),
+    Column("forwarding_smtp_address", String(SMTP_LEN), nullable=True),
+    Column("deliver_to_mailbox_and_forward", Boolean, nullable=False, server_default=false()),
+    # JSON list in Exchange order, e.g. ["SMTP:a@contoso.com", "smtp:a@contoso.onmicrosoft.com"].
+    # A denormalised copy of recipient_addresses so listing never joins.
+    Column("email_addresses", Text, nullable=False),
+    # JSON object: every other Exchange property, only where it differs from MAILBOX_DEFAULT_PROPS.
+    Column("props", Text, nullable=False),
+    Column("when_created", UTCDateTime, nullable=False),
+    Column("when_changed", UTCDateTime, nullable=False),
+    Index("ix_recipients_tenant_id_id", "tenant_id", "id"),
+    Index("ix_recipients_tenant_id_rtd_id", "tenant_id", "recipient_type_details", "id"),
+    Index("ix_recipients_guid", "guid"),
+    Index("ix_recipients_exchange_guid", "exchange_guid"),
+    Index("ix_recipients_external_directory_object_id", "external_directory_object_id"),
+)
+
+# Identity lookups compare lower(column) = lower(value); these expression indexes serve them.
+RECIPIENT_LOWER_INDEXED = (
+    "name",
+    "alias",
+    "display_name",
+    "user_principal_name",
+    "primary_smtp_address",
+    "distinguished_name",
+)
+for _column in RECIPIENT_LOWER_INDEXED:
+    Index(
+        f"ix_recipients_tenant_id_lower_{_column}", recipients.c.tenant_id, func.lower(recipients.c[_column])
+    )
+
+recipient_addresses = Table(
+    "recipient_addresses",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("tenant_id", Integer, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "recipient_id", Integer, ForeignKey("recipients.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    # Lower case, without the colon: "smtp", "sip", "x500", "eum"...
+    Column("prefix", String(16), nullable=False),
+    Column("address", String(1024), nullable=False),
+    Column("address_lower", String(1024), nullable=False),
+    # True for the one upper-case-prefixed address of its kind (SMTP: is the primary SMTP address).
+    Column("is_primary", Boolean, nullable=False, server_default=false()),
+    # Proxy addresses are unique within a tenant, whichever recipient holds them.
+    UniqueConstraint("tenant_id", "prefix", "address_lower"),
+    Index("ix_recipient_addresses_tenant_id_address_lower", "tenant_id", "address_lower"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_date", UTCDateTime, nullable=False),
+    Column("caller", String(SMTP_LEN), nullable=False),
+    # No foreign keys: the audit trail must outlive the tenants it mentions.
+    Column("caller_tenant_id", Integer, nullable=True),
+    Column("target_tenant_id", Integer, nullable=True),
+    Column("session_id", String(64), nullable=False, server_default=""),
+    Column("cmdlet", String(128), nullable=False),
+    Column("parameters", Text, nullable=False),
+    Column("succeeded", Boolean, nullable=False),
+    Column("error", Text, nullable=True),
+    Index("ix_audit_log_target_tenant_id_run_date", "target_tenant_id", "run_date"),
+)

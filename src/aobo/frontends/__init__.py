@@ -1,0 +1,1 @@
+"""Front ends: each turns one wire protocol into calls on the cmdlet engine. None imports another."""

@@ -1,0 +1,61 @@
+"""Compose the ASGI application from the front ends."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from aobo.cmdlets.catalog import default_registry
+from aobo.cmdlets.registry import Registry
+from aobo.domain.store import Store
+from aobo.frontends.credentials import CredentialVerifier
+from aobo.frontends.wsman.asgi import WSManEndpoint, is_endpoint
+from aobo.frontends.wsman.service import WSManService
+from aobo.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(store: Store, settings: Settings, registry: Registry | None = None) -> Starlette:
+    service = WSManService(store, registry or default_registry(), settings)
+    endpoint = WSManEndpoint(service, CredentialVerifier(store, lockout_threshold=settings.lockout_threshold))
+
+    async def route(request: Request) -> Response:
+        # One catch-all route: the endpoint path is matched case-insensitively, as clients vary.
+        if is_endpoint(request.url.path):
+            return await endpoint(request)
+        return PlainTextResponse("Not Found", status_code=404)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        service.bind_loop(asyncio.get_running_loop())
+        reaper = asyncio.create_task(_expire_idle(service, settings.idle_timeout))
+        try:
+            yield
+        finally:
+            reaper.cancel()
+            service.shutdown()
+
+    app = Starlette(
+        routes=[Route("/{path:path}", route, methods=["GET", "POST", "PUT", "DELETE", "HEAD"])],
+        lifespan=lifespan,
+    )
+    app.state.wsman = service
+    return app
+
+
+async def _expire_idle(service: WSManService, idle_timeout: float) -> None:
+    interval = max(0.05, min(30.0, idle_timeout / 4))
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            service.expire_idle()
+        except Exception:
+            log.exception("idle-session sweep failed")

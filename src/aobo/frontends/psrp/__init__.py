@@ -1,0 +1,1 @@
+"""PSRP front end: PowerShell Remoting Protocol messages carried over WS-Man, and their CLIXML payloads."""

@@ -1,0 +1,495 @@
+"""One remote runspace pool: psrpcore's server engine, per-target outboxes and pipeline workers.
+
+psrpcore keeps a single outgoing queue for the whole pool; WS-Man delivers data per target (the
+pool, or one pipeline), each with its own long-poll Receive. So every time psrpcore may have
+queued something we *drain* its queue into per-target :class:`Outbox` es, each holding whole PSRP
+fragments so that any Receive can take a prefix of it.
+
+Pipelines run on worker threads (the engine and the store are synchronous). Output objects skip
+psrpcore's generic serialiser: the fast CLIXML writer renders them, and this module frames the
+PSRP messages itself, reserving object ids from the pool so they never collide with psrpcore's.
+All psrpcore calls happen under ``self.lock``; nothing waits while holding it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import struct
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import psrpcore
+from psrpcore.types import PSInvocationState, PSRPMessageType, RunspacePoolState
+
+from aobo.cmdlets import results
+from aobo.cmdlets.pipeline import CommandInvocation, PipelineStopped
+from aobo.frontends.psrp.clixml import ClixmlWriter
+from aobo.frontends.psrp.generic import generic_dumps
+from aobo.frontends.psrp.records import from_psobject, to_category_info, to_error_record, to_net_exception
+
+log = logging.getLogger(__name__)
+
+#: Size of the PSRP fragments we queue. Receives take whole fragments, so this bounds the
+#: smallest useful envelope; 32 KiB is what Windows uses and fits pypsrp's first 150 KiB envelope.
+FRAGMENT_SIZE = 32_768
+#: A pipeline worker pauses while this much output waits for the client (bounded memory).
+HIGH_WATER = 4 * 1024 * 1024
+#: Output is handed to the outbox in chunks of about this size, or after this many seconds.
+FLUSH_BYTES = FRAGMENT_SIZE - 1024
+FLUSH_INTERVAL = 0.02
+
+_SERVER_TO_CLIENT = struct.pack("<I", 0x00000001)
+_PIPELINE_OUTPUT = struct.pack("<I", PSRPMessageType.PipelineOutput.value)
+
+
+class RunspaceError(Exception):
+    """The client's PSRP data could not be processed (becomes a WS-Man fault)."""
+
+
+class Outbox:
+    """Fragments waiting for one target's Receive."""
+
+    __slots__ = ("chunks", "done_sent", "event", "finished", "size", "space")
+
+    def __init__(self) -> None:
+        self.chunks: deque[bytes] = deque()
+        self.size = 0
+        self.event = asyncio.Event()
+        self.space = threading.Condition(threading.Lock())
+        self.finished = False  # the pipeline reached a final state and all of it is queued
+        self.done_sent = False
+
+    def take(self, budget: int) -> list[bytes]:
+        out: list[bytes] = []
+        used = 0
+        while self.chunks and (not out or used + len(self.chunks[0]) <= budget):
+            chunk = self.chunks.popleft()
+            used += len(chunk)
+            out.append(chunk)
+        self.size -= used
+        return out
+
+
+@dataclass
+class SessionEngine:
+    """What a runspace needs from the layers below, bound to one session."""
+
+    #: Runs a pipeline: (invocations, input, is_stopping) -> records.
+    run: Callable[[list[CommandInvocation], list[Any] | None, Callable[[], bool]], Iterator[Any]]
+    #: Answers GET_COMMAND_METADATA: (names, command_type) -> objects.
+    metadata: Callable[[list[str] | None, int], list[Any]]
+    #: Called once per finished pipeline: (invocations, error message or None).
+    audit: Callable[[list[CommandInvocation], str | None], None]
+
+
+@dataclass(eq=False)
+class PipelineRun:
+    pid: uuid.UUID
+    pipe: psrpcore.ServerPipeline
+    outbox: Outbox
+    input: list[Any] = field(default_factory=list)
+    stopping: threading.Event = field(default_factory=threading.Event)
+    started: bool = False
+    closed: bool = False
+
+
+def pipeline_id_of(first_fragment: bytes) -> uuid.UUID:
+    """The PID of a CREATE_PIPELINE / GET_COMMAND_METADATA, peeked from its first fragment."""
+    if len(first_fragment) < 61:
+        raise RunspaceError("The command arguments are too short to hold a PSRP message.")
+    # 21-byte fragment header, then destination, message type and RPID; PID at 45..61 (.NET byte order).
+    return uuid.UUID(bytes_le=bytes(first_fragment[45:61]))
+
+
+class Runspace:
+    def __init__(
+        self,
+        engine: SessionEngine,
+        application_private_data: dict[str, Any],
+        loop: asyncio.AbstractEventLoop,
+        submit: Callable[[Callable[[], None]], Any],
+    ) -> None:
+        self.engine = engine
+        self.lock = threading.Lock()
+        self.pool = psrpcore.ServerRunspacePool(application_private_data)
+        self.loop = loop
+        self._submit = submit
+        self.outboxes: dict[uuid.UUID | None, Outbox] = {None: Outbox()}
+        self.pipelines: dict[uuid.UUID, PipelineRun] = {}
+        self.closed = False
+        self._writer = ClixmlWriter()
+
+    # ----------------------------------------------------------------- client data in
+
+    def open(self, creation: bytes) -> None:
+        with self.lock:
+            self.pool.receive_data(psrpcore.PSRPPayload(creation, psrpcore.StreamType.default, None))
+            self._process_events()
+            if self.pool.state != RunspacePoolState.Opened:
+                raise RunspaceError(
+                    "The creationXml did not open a runspace pool (SESSION_CAPABILITY and "
+                    "INIT_RUNSPACEPOOL are required)."
+                )
+            self._drain()
+
+    def create_pipeline(self, arguments: bytes) -> uuid.UUID:
+        pid = pipeline_id_of(arguments)
+        with self.lock:
+            if pid in self.pipelines:
+                raise RunspaceError(f"A pipeline with id {pid} already exists.")
+            run = PipelineRun(pid, psrpcore.ServerPipeline(self.pool, pid), Outbox())
+            self.pipelines[pid] = run
+            self.outboxes[pid] = run.outbox
+            self.pool.receive_data(psrpcore.PSRPPayload(arguments, psrpcore.StreamType.default, pid))
+            self._process_events()
+            self._drain()
+        return pid
+
+    def send(self, data: bytes, stream: str, pid: uuid.UUID | None) -> None:
+        stream_type = psrpcore.StreamType.prompt_response if stream == "pr" else psrpcore.StreamType.default
+        with self.lock:
+            self.pool.receive_data(psrpcore.PSRPPayload(data, stream_type, pid))
+            self._process_events()
+            self._drain()
+
+    def _process_events(self) -> None:
+        while True:
+            try:
+                event = self.pool.next_event()
+            except psrpcore.PSRPCoreError as exc:
+                raise RunspaceError(str(exc)) from None
+            if event is None:
+                return
+            self._on_event(event)
+
+    def _on_event(self, event: psrpcore.PSRPEvent) -> None:
+        run = self.pipelines.get(event.pipeline_id) if event.pipeline_id else None
+        if isinstance(event, psrpcore.GetCommandMetadataEvent | psrpcore.CreatePipelineEvent):
+            if run is None:
+                raise RunspaceError("Pipeline message for an unknown pipeline.")
+            if isinstance(event, psrpcore.GetCommandMetadataEvent) or event.pipeline.no_input:
+                self._start(run)
+        elif isinstance(event, psrpcore.PipelineInputEvent):
+            if run is not None:
+                run.input.append(from_psobject(event.data))
+        elif isinstance(event, psrpcore.EndOfPipelineInputEvent):
+            if run is not None and not run.started:
+                self._start(run)
+        elif isinstance(
+            event,
+            psrpcore.SetMaxRunspacesEvent | psrpcore.SetMinRunspacesEvent | psrpcore.ResetRunspaceStateEvent,
+        ):
+            self.pool.runspace_availability_response(event.ci, True)
+        elif isinstance(event, psrpcore.GetAvailableRunspacesEvent):
+            self.pool.runspace_availability_response(event.ci, 1)
+        # Session capability, init, key exchange: psrpcore queued its replies already.
+
+    # ----------------------------------------------------------------- data out
+
+    def _drain(self) -> None:
+        """Move whatever psrpcore queued into the per-target outboxes. Caller holds the lock."""
+        while (payload := self.pool.data_to_send(FRAGMENT_SIZE)) is not None:
+            outbox = self.outboxes.get(payload.pipeline_id)
+            if outbox is None:  # the pipeline was closed meanwhile; nobody will read it
+                continue
+            outbox.chunks.append(payload.data)
+            outbox.size += len(payload.data)
+            self._notify(outbox)
+
+    def _notify(self, outbox: Outbox) -> None:
+        try:
+            on_loop = asyncio.get_running_loop() is self.loop
+        except RuntimeError:
+            on_loop = False
+        if on_loop:
+            outbox.event.set()
+        elif not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(outbox.event.set)
+
+    async def receive(self, pid: uuid.UUID | None, budget: int, timeout: float) -> tuple[list[bytes], bool] | None:
+        """Wait for data for one target; None when the timeout passed with nothing to send."""
+        outbox = self.outboxes.get(pid)
+        if outbox is None:
+            raise KeyError(pid)
+        deadline = time.monotonic() + timeout
+        while True:
+            outbox.event.clear()
+            with self.lock:
+                chunks = outbox.take(budget)
+                done = outbox.finished and not outbox.chunks
+                if done:
+                    outbox.done_sent = True
+            if chunks:
+                with outbox.space:
+                    outbox.space.notify_all()
+            if chunks or done:
+                return chunks, done
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self.closed:
+                return None
+            try:
+                await asyncio.wait_for(outbox.event.wait(), remaining)
+            except TimeoutError:
+                return None
+
+    # ----------------------------------------------------------------- pipelines
+
+    def _start(self, run: PipelineRun) -> None:
+        run.started = True
+        self._submit(lambda: self._execute(run))
+
+    def stop(self, pid: uuid.UUID) -> None:
+        run = self.pipelines.get(pid)
+        if run is None:
+            return
+        run.stopping.set()
+        with run.outbox.space:
+            run.outbox.space.notify_all()
+        with self.lock:
+            if not run.started and run.pipe.state == PSInvocationState.NotStarted:
+                # Waiting for input: nothing runs, so stop it here.
+                run.started = True
+                run.pipe.start()
+                run.pipe.stop()
+                self._finish(run)
+
+    def close_pipeline(self, pid: uuid.UUID) -> None:
+        self.stop(pid)
+        with self.lock:
+            run = self.pipelines.pop(pid, None)
+            self.outboxes.pop(pid, None)
+            if run is not None:
+                run.closed = True
+                self.pool.pipeline_table.pop(pid, None)
+
+    def close(self) -> None:
+        for pid in list(self.pipelines):
+            self.close_pipeline(pid)
+        with self.lock:
+            self.closed = True
+            for outbox in self.outboxes.values():
+                self._notify(outbox)
+            try:
+                self.pool.begin_close()
+                self.pool.close()
+            except psrpcore.PSRPCoreError:
+                log.debug("runspace pool already closed", exc_info=True)
+
+    def _finish(self, run: PipelineRun) -> None:
+        """After a final state was queued: drain it and mark the outbox finished. Caller holds the lock."""
+        self._drain()
+        run.outbox.finished = True
+        self._notify(run.outbox)
+
+    def _execute(self, run: PipelineRun) -> None:
+        """Worker thread: run one pipeline to a final state."""
+        invocations: list[CommandInvocation] = []
+        error: str | None = None
+        out = _OutputWriter(self, run)
+        try:
+            with self.lock:
+                if run.closed or self.closed:
+                    return
+                run.pipe.start()
+                self._drain()
+            metadata = run.pipe.metadata
+            if isinstance(metadata, psrpcore.GetMetadata):
+                names = [str(n) for n in (metadata.name or [])] or None
+                items: Iterable[Any] = self.engine.metadata(names, int(metadata.command_type or 0))
+            else:
+                invocations = [
+                    CommandInvocation(
+                        name=str(cmd.command_text),
+                        parameters=list(cmd.parameters),
+                        is_script=bool(cmd.is_script),
+                        end_of_statement=bool(cmd.end_of_statement),
+                    )
+                    for cmd in metadata.commands
+                ]
+                items = self.engine.run(invocations, run.input if not metadata.no_input else None, run.stopping.is_set)
+            for item in items:
+                if run.stopping.is_set():
+                    raise PipelineStopped()
+                if isinstance(item, results.STREAM_RECORD_TYPES):
+                    out.flush()
+                    self._write_record(run, item)
+                else:
+                    out.write(item)
+            out.flush()
+            with self.lock:
+                if run.closed or self.closed:
+                    return
+                run.pipe.complete()
+                self._finish(run)
+        except PipelineStopped:
+            error = "The pipeline has been stopped."
+            out.discard()
+            with self.lock:
+                if not (run.closed or self.closed):
+                    run.pipe.stop()
+                    self._finish(run)
+        except results.CmdletError as exc:
+            error = exc.record.message
+            out.flush()
+            self._fail(run, exc.record)
+        except Exception as exc:
+            log.exception("pipeline %s failed", run.pid)
+            error = f"{type(exc).__name__}: {exc}"
+            record = results.ErrorRecord(
+                message=f"The command failed because of an internal error in the service ({type(exc).__name__}).",
+                exception_type="System.InvalidOperationException",
+                fully_qualified_error_id="InternalError",
+                category=results.ErrorCategory.InvalidOperation,
+            )
+            self._fail(run, record)
+        finally:
+            if invocations:
+                try:
+                    self.engine.audit(invocations, error)
+                except Exception:
+                    log.exception("could not write the audit log")
+
+    def _fail(self, run: PipelineRun, record: results.ErrorRecord) -> None:
+        with self.lock:
+            if run.closed or self.closed:
+                return
+            # psrpcore has no "fail" helper; _change_state emits the PIPELINE_STATE message.
+            run.pipe._change_state(PSInvocationState.Failed, error=to_error_record(record))
+            self._finish(run)
+
+    def _write_record(self, run: PipelineRun, record: results.StreamRecord) -> None:
+        with self.lock:
+            if run.closed or self.closed:
+                return
+            pipe = run.pipe
+            if isinstance(record, results.ErrorRecord):
+                pipe.write_error(
+                    to_net_exception(record),
+                    to_category_info(record),
+                    target_object=record.target_object if isinstance(record.target_object, str) else None,
+                    fully_qualified_error_id=record.fully_qualified_error_id,
+                )
+            elif isinstance(record, results.WarningRecord):
+                pipe.write_warning(record.message)
+            elif isinstance(record, results.VerboseRecord):
+                pipe.write_verbose(record.message)
+            elif isinstance(record, results.InformationalRecord):
+                # What PowerShell shows through the host (What if: ...): an information record tagged
+                # PSHOST reaches 2.3 clients the same way; older clients get it as verbose text.
+                if self._client_protocol() >= (2, 3):
+                    pipe.write_information(record.message, source="aobo", tags=["PSHOST"])
+                else:
+                    pipe.write_verbose(record.message)
+            elif isinstance(record, results.ProgressRecord):
+                pipe.write_progress(
+                    activity=record.activity,
+                    activity_id=record.activity_id,
+                    status_description=record.status,
+                    current_operation=record.current_operation or None,
+                    percent_complete=record.percent_complete,
+                    seconds_remaining=record.seconds_remaining,
+                    record_type=psrpcore.types.ProgressRecordType.Completed
+                    if record.completed
+                    else psrpcore.types.ProgressRecordType.Processing,
+                )
+            self._drain()
+
+    def _client_protocol(self) -> tuple[int, ...]:
+        version = getattr(self.pool.their_capability, "protocolversion", None)
+        try:
+            return tuple(int(p) for p in str(version).split("."))
+        except ValueError:
+            return (2, 0)
+
+    def reserve_object_ids(self, count: int) -> int:
+        """Reserve ``count`` PSRP object ids; caller holds the lock."""
+        # psrpcore numbers every outgoing message from this counter; sharing it keeps ids unique.
+        first = self.pool._fragment_count
+        self.pool._fragment_count += count
+        return first
+
+
+class _OutputWriter:
+    """Frames output objects as PIPELINE_OUTPUT messages and hands them over in ~32 KiB chunks."""
+
+    def __init__(self, runspace: Runspace, run: PipelineRun) -> None:
+        self.runspace = runspace
+        self.run = run
+        self.writer = runspace._writer
+        self.messages: list[bytes] = []
+        self.pending = 0
+        self.last_flush = time.monotonic()
+        # Destination, type, RPID and PID are the same for every output message of this pipeline.
+        self.header = _SERVER_TO_CLIENT + _PIPELINE_OUTPUT + runspace.pool.runspace_pool_id.bytes_le + run.pid.bytes_le
+
+    def write(self, value: Any) -> None:
+        try:
+            data = self.writer.dumps(value)
+        except TypeError:
+            data = generic_dumps(value)
+        self.messages.append(data)
+        self.pending += len(data) + 61
+        if self.pending >= FLUSH_BYTES or time.monotonic() - self.last_flush >= FLUSH_INTERVAL:
+            self.flush()
+
+    def discard(self) -> None:
+        self.messages.clear()
+        self.pending = 0
+
+    def flush(self) -> None:
+        if not self.messages:
+            return
+        messages, self.messages, self.pending = self.messages, [], 0
+        self.last_flush = time.monotonic()
+        rs = self.runspace
+        outbox = self.run.outbox
+        with rs.lock:
+            if self.run.closed or rs.closed:
+                return
+            first = rs.reserve_object_ids(len(messages))
+        chunk = bytearray()
+        chunks: list[bytes] = []
+        header = self.header
+        room = FRAGMENT_SIZE - 21
+        for i, data in enumerate(messages):
+            message = header + data
+            object_id = first + i
+            if len(message) <= room:
+                chunk += struct.pack(">QQBI", object_id, 0, 3, len(message))
+                chunk += message
+            else:
+                for fid, start in enumerate(range(0, len(message), room)):
+                    piece = message[start : start + room]
+                    flags = (1 if fid == 0 else 0) | (2 if start + room >= len(message) else 0)
+                    chunk += struct.pack(">QQBI", object_id, fid, flags, len(piece))
+                    chunk += piece
+                    if len(chunk) >= FRAGMENT_SIZE:
+                        chunks.append(bytes(chunk))
+                        chunk = bytearray()
+            if len(chunk) >= FLUSH_BYTES:
+                chunks.append(bytes(chunk))
+                chunk = bytearray()
+        if chunk:
+            chunks.append(bytes(chunk))
+        with rs.lock:
+            if self.run.closed or rs.closed:
+                return
+            for c in chunks:
+                outbox.chunks.append(c)
+                outbox.size += len(c)
+            rs._notify(outbox)
+        # Back-pressure: a slow client must not make us buffer a whole tenant in memory.
+        if outbox.size > HIGH_WATER:
+            with outbox.space:
+                outbox.space.wait_for(
+                    lambda: (
+                        outbox.size <= HIGH_WATER // 2 or self.run.stopping.is_set() or self.run.closed or rs.closed
+                    ),
+                    timeout=None,
+                )

@@ -1,0 +1,126 @@
+"""The HTTP side of the remote PowerShell endpoint: the only module here that does I/O.
+
+Routes ``/powershell-liveid``, ``/PowerShell-LiveID`` and ``/powershell`` in any letter case,
+authenticates Basic credentials, caps the request size, and turns faults into HTTP 500 SOAP
+bodies (401 only for authentication, as WinRM does).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from aobo.errors import AuthenticationFailed
+from aobo.frontends.credentials import CredentialVerifier, parse_basic
+from aobo.frontends.wsman.envelope import parse_request
+from aobo.frontends.wsman.faults import FaultCode, WSManFault, render_fault
+from aobo.frontends.wsman.service import Caller, WSManService
+
+log = logging.getLogger(__name__)
+
+ENDPOINT_PATHS = frozenset({"/powershell-liveid", "/powershell"})
+SOAP_CONTENT_TYPE = "application/soap+xml;charset=UTF-8"
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def is_endpoint(path: str) -> bool:
+    return path.rstrip("/").lower() in ENDPOINT_PATHS
+
+
+def unauthorized() -> Response:
+    return Response(status_code=401, headers={"WWW-Authenticate": 'Basic realm="WSMAN"', "Content-Length": "0"})
+
+
+def fault_response(fault: WSManFault, relates_to: str | None) -> Response:
+    return Response(render_fault(fault, relates_to), status_code=500, media_type=SOAP_CONTENT_TYPE)
+
+
+def _query_value(request: Request, name: str) -> str | None:
+    # Clients spell query keys in different cases (DelegatedOrg, delegatedorg).
+    for key, value in request.query_params.multi_items():
+        if key.lower() == name.lower():
+            return value
+    return None
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _TooLarge
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise _TooLarge
+    return bytes(body)
+
+
+class WSManEndpoint:
+    def __init__(self, service: WSManService, verifier: CredentialVerifier) -> None:
+        self.service = service
+        self.verifier = verifier
+        self.settings = service.settings
+
+    async def __call__(self, request: Request) -> Response:
+        if request.method != "POST":
+            return Response(status_code=405, headers={"Allow": "POST"})
+        creds = parse_basic(request.headers.get("authorization"))
+        if creds is None:
+            return unauthorized()
+        user = self.verifier.cached(creds)
+        if user is None:
+            try:
+                user = await run_in_threadpool(self.verifier.verify, creds)
+            except AuthenticationFailed:
+                return unauthorized()
+
+        try:
+            body = await _read_body(request, self.settings.max_request_size)
+        except _TooLarge:
+            fault = WSManFault(
+                FaultCode.ENVELOPE_TOO_LARGE,
+                f"The WS-Management service cannot process the request because the envelope is larger than "
+                f"{self.settings.max_request_size} bytes.",
+                subcode="w:EncodingLimit",
+            )
+            response = fault_response(fault, None)
+            response.headers["Connection"] = "close"
+            return response
+        message_id = None
+        try:
+            if len(body) > self.settings.max_envelope_size:
+                raise WSManFault(
+                    FaultCode.ENCODING_LIMIT,
+                    f"The WS-Management service cannot process the request because the request envelope "
+                    f"({len(body)} bytes) exceeds the maximum envelope size of {self.settings.max_envelope_size}.",
+                    subcode="w:EncodingLimit",
+                )
+            parsed = parse_request(body)
+            message_id = parsed.message_id
+            caller = Caller(
+                user=user,
+                client_ip=request.client.host if request.client else "",
+                delegated_org=_query_value(request, "DelegatedOrg"),
+                address=str(request.url),
+            )
+            payload = await self.service.handle(parsed, caller)
+        except WSManFault as fault:
+            if fault.code != FaultCode.OPERATION_TIMED_OUT:
+                log.info("fault %s: %s", fault.subcode, fault.reason.split("\r\n", 1)[0])
+            return fault_response(fault, message_id)
+        except Exception:
+            log.exception("unexpected error while serving a WS-Man request")
+            fault = WSManFault(
+                FaultCode.INVALID_SOAP_BODY,
+                "The WS-Management service could not process the request because of an internal error.",
+                subcode="w:InternalError",
+                sender=False,
+            )
+            return fault_response(fault, message_id)
+        return Response(payload, media_type=SOAP_CONTENT_TYPE)

@@ -1,0 +1,123 @@
+"""Build WS-Management response envelopes (sans-IO).
+
+Shapes follow what Windows' WinRM service answers (see the recorded exchanges in pypsrp's test
+suite): ``a:RelatesTo`` echoes the request's MessageID verbatim, Create returns both
+``x:ResourceCreated`` (whose SelectorSet clients copy into every later request) and ``rsp:Shell``.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from xml.sax.saxutils import escape, quoteattr
+
+from aobo.frontends.wsman import namespaces as ns
+from aobo.frontends.wsman.envelope import WSManRequest, format_duration
+
+_ENVELOPE_OPEN = (
+    f'<s:Envelope xml:lang="en-US" xmlns:s="{ns.SOAP}" xmlns:a="{ns.ADDRESSING}" '
+    f'xmlns:x="{ns.TRANSFER}" xmlns:w="{ns.WSMAN}" xmlns:rsp="{ns.SHELL}" xmlns:p="{ns.WSMV}">'
+)
+
+#: Bytes of envelope around the stream data of a ReceiveResponse, with room to spare.
+RECEIVE_OVERHEAD = 4096
+
+
+def _envelope(request: WSManRequest, body: str, action: str | None = None) -> bytes:
+    return (
+        f"{_ENVELOPE_OPEN}<s:Header><a:Action>{action or request.action + 'Response'}</a:Action>"
+        f"<a:MessageID>uuid:{str(uuid.uuid4()).upper()}</a:MessageID>"
+        f"<a:To>{ns.ANONYMOUS}</a:To><a:RelatesTo>{escape(request.message_id)}</a:RelatesTo>"
+        f"</s:Header><s:Body>{body}</s:Body></s:Envelope>"
+    ).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class ShellInfo:
+    shell_id: str
+    resource_uri: str
+    owner: str
+    client_ip: str
+    idle_timeout: float
+    state: str = "Connected"
+    run_time: float = 0.0
+    inactivity: float = 0.0
+
+
+def _shell_xml(info: ShellInfo) -> str:
+    return (
+        f"<rsp:Shell><rsp:ShellId>{info.shell_id}</rsp:ShellId>"
+        f"<rsp:ResourceUri>{escape(info.resource_uri)}</rsp:ResourceUri>"
+        f"<rsp:Owner>{escape(info.owner)}</rsp:Owner><rsp:ClientIP>{escape(info.client_ip)}</rsp:ClientIP>"
+        f"<rsp:IdleTimeOut>{format_duration(info.idle_timeout)}</rsp:IdleTimeOut>"
+        "<rsp:InputStreams>stdin pr</rsp:InputStreams><rsp:OutputStreams>stdout</rsp:OutputStreams>"
+        f"<rsp:MaxIdleTimeOut>{format_duration(info.idle_timeout)}</rsp:MaxIdleTimeOut>"
+        "<rsp:Locale>en-US</rsp:Locale><rsp:DataLocale>en-US</rsp:DataLocale>"
+        "<rsp:CompressionMode>NoCompression</rsp:CompressionMode><rsp:ProfileLoaded>Yes</rsp:ProfileLoaded>"
+        "<rsp:Encoding>UTF8</rsp:Encoding><rsp:BufferMode>Block</rsp:BufferMode>"
+        f"<rsp:State>{info.state}</rsp:State>"
+        f"<rsp:ShellRunTime>{_day_duration(info.run_time)}</rsp:ShellRunTime>"
+        f"<rsp:ShellInactivity>{_day_duration(info.inactivity)}</rsp:ShellInactivity></rsp:Shell>"
+    )
+
+
+def _day_duration(seconds: float) -> str:
+    s = int(seconds)
+    return f"P{s // 86400}DT{s % 86400 // 3600}H{s % 3600 // 60}M{s % 60}S"
+
+
+def create_response(request: WSManRequest, address: str, info: ShellInfo) -> bytes:
+    body = (
+        f"<x:ResourceCreated><a:Address>{escape(address)}</a:Address><a:ReferenceParameters>"
+        f"<w:ResourceURI>{escape(info.resource_uri)}</w:ResourceURI><w:SelectorSet>"
+        f'<w:Selector Name="ShellId">{info.shell_id}</w:Selector></w:SelectorSet>'
+        f"</a:ReferenceParameters></x:ResourceCreated>{_shell_xml(info)}"
+    )
+    return _envelope(request, body)
+
+
+def get_shell_response(request: WSManRequest, info: ShellInfo) -> bytes:
+    return _envelope(request, _shell_xml(info))
+
+
+def command_response(request: WSManRequest, command_id: str) -> bytes:
+    return _envelope(request, f"<rsp:CommandResponse><rsp:CommandId>{command_id}</rsp:CommandId></rsp:CommandResponse>")
+
+
+def send_response(request: WSManRequest) -> bytes:
+    return _envelope(request, "<rsp:SendResponse/>")
+
+
+def signal_response(request: WSManRequest) -> bytes:
+    return _envelope(request, "<rsp:SignalResponse/>")
+
+
+def delete_response(request: WSManRequest) -> bytes:
+    return _envelope(request, "")
+
+
+def receive_response(
+    request: WSManRequest,
+    chunks: Iterable[bytes],
+    command_id: str | None,
+    done: bool,
+) -> bytes:
+    """One ``rsp:Stream`` per chunk; ``CommandState`` only for pipeline receives, as Windows does."""
+    cid = f" CommandId={quoteattr(command_id)}" if command_id else ""
+    parts = [f'<rsp:Stream Name="stdout"{cid}>{base64.b64encode(c).decode()}</rsp:Stream>' for c in chunks]
+    if command_id:
+        if done:
+            parts.append(
+                f'<rsp:CommandState CommandId="{command_id}" State="{ns.COMMAND_STATE_DONE}">'
+                "<rsp:ExitCode>0</rsp:ExitCode></rsp:CommandState>"
+            )
+        else:
+            parts.append(f'<rsp:CommandState CommandId="{command_id}" State="{ns.COMMAND_STATE_RUNNING}"/>')
+    return _envelope(request, f"<rsp:ReceiveResponse>{''.join(parts)}</rsp:ReceiveResponse>")
+
+
+def receive_budget(max_envelope_size: int) -> int:
+    """Raw bytes of PSRP data that fit one ReceiveResponse (base64 grows data by 4/3)."""
+    return max(1024, (max_envelope_size - RECEIVE_OVERHEAD) * 3 // 4)

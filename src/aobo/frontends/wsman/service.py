@@ -1,0 +1,359 @@
+"""The WinRS actions for PowerShell shells: Create, Command, Send, Receive, Signal, Delete, Get.
+
+Everything here is protocol logic over parsed requests; :mod:`aobo.frontends.wsman.asgi` is the
+HTTP side. Each action returns the response envelope or raises :class:`WSManFault`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from psrpcore.types import PSVersion
+
+from aobo.cmdlets.access import SessionScope, open_scope
+from aobo.cmdlets.audit import audit_entries
+from aobo.cmdlets.context import CmdletContext
+from aobo.cmdlets.metadata import command_metadata
+from aobo.cmdlets.pipeline import CommandInvocation, run_pipeline
+from aobo.cmdlets.registry import Registry
+from aobo.domain.models import User
+from aobo.domain.store import Store
+from aobo.errors import AccessDenied, SessionLimitExceeded
+from aobo.frontends.psrp.runspace import Runspace, RunspaceError, SessionEngine
+from aobo.frontends.wsman import faults, responses
+from aobo.frontends.wsman import namespaces as ns
+from aobo.frontends.wsman.envelope import WSManRequest, decode_base64
+from aobo.frontends.wsman.faults import FaultCode, WSManFault
+from aobo.frontends.wsman.shells import Shell, ShellTable
+from aobo.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SHELL_RESOURCE = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell"
+CONFIG_RESOURCE = "http://schemas.microsoft.com/wbem/wsman/1/config"
+SUPPORTED_CONFIGURATIONS = frozenset({ns.EXCHANGE_RESOURCE_URI.lower()})
+
+
+def application_private_data() -> dict[str, Any]:
+    """What a Windows PowerShell 5.1 server publishes; clients read PSVersion from it."""
+    return {
+        "PSVersionTable": {
+            "PSVersion": PSVersion("5.1.17763.6414"),
+            "PSEdition": "Desktop",
+            "PSCompatibleVersions": [PSVersion(v) for v in ("1.0", "2.0", "3.0", "4.0", "5.0", "5.1.17763.6414")],
+            "BuildVersion": PSVersion("10.0.17763.6414"),
+            "CLRVersion": PSVersion("4.0.30319.42000"),
+            "WSManStackVersion": PSVersion("3.0"),
+            "PSRemotingProtocolVersion": PSVersion("2.3"),
+            "SerializationVersion": PSVersion("1.1.0.1"),
+        }
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    user: User
+    client_ip: str
+    delegated_org: str | None
+    address: str  # the URL the client used, echoed in ResourceCreated
+
+
+class WSManService:
+    def __init__(self, store: Store, registry: Registry, settings: Settings) -> None:
+        self.store = store
+        self.registry = registry
+        self.settings = settings
+        self.shells = ShellTable(settings.max_sessions_per_user, settings.idle_timeout)
+        self.executor = ThreadPoolExecutor(max_workers=64, thread_name_prefix="aobo-pipeline")
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.receives_answered = 0  # ReceiveResponses that carried data or Done (for tests and stats)
+
+    # ----------------------------------------------------------------- dispatch
+
+    async def handle(self, request: WSManRequest, caller: Caller) -> bytes:
+        action = request.action
+        if action == ns.ACTION_CREATE:
+            return await self.create(request, caller)
+        shell = self._shell_for(request, caller)
+        shell.active_requests += 1
+        shell.touch()
+        try:
+            if action == ns.ACTION_RECEIVE:
+                return await self.receive(request, shell)
+            if action == ns.ACTION_COMMAND:
+                return await self._in_thread(self.command, request, shell)
+            if action == ns.ACTION_SEND:
+                return await self._in_thread(self.send, request, shell)
+            if action == ns.ACTION_SIGNAL:
+                return await self._in_thread(self.signal, request, shell)
+            if action == ns.ACTION_DELETE:
+                await self._in_thread(self.close_shell, shell)
+                return responses.delete_response(request)
+            if action == ns.ACTION_GET:
+                return responses.get_shell_response(request, self._info(shell))
+            raise faults.action_not_supported(action)
+        finally:
+            shell.active_requests -= 1
+            shell.touch()
+
+    async def _in_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
+        # psrpcore work takes the shell lock, which a pipeline worker may hold briefly.
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    def _shell_for(self, request: WSManRequest, caller: Caller) -> Shell:
+        shell_id = request.shell_id
+        if request.action == ns.ACTION_GET and request.resource_uri.lower() == CONFIG_RESOURCE:
+            raise faults.action_not_supported(request.action)
+        if not shell_id:
+            if request.action in (
+                ns.ACTION_GET,
+                ns.ACTION_DELETE,
+                ns.ACTION_RECEIVE,
+                ns.ACTION_COMMAND,
+                ns.ACTION_SEND,
+                ns.ACTION_SIGNAL,
+            ):
+                raise faults.unknown_shell("")
+            raise faults.action_not_supported(request.action)
+        shell = self.shells.get(shell_id)
+        # Another account's shell looks exactly like a missing one.
+        if shell is None or shell.scope.caller.id != caller.user.id:
+            raise faults.unknown_shell(shell_id)
+        return shell
+
+    # ----------------------------------------------------------------- Create
+
+    async def create(self, request: WSManRequest, caller: Caller) -> bytes:
+        resource = request.resource_uri
+        if not resource.lower().startswith(ns.POWERSHELL_RESOURCE_PREFIX.lower()):
+            raise WSManFault(
+                FaultCode.INVALID_RESOURCE_URI,
+                f"The WS-Management service cannot process the request. The resource URI {resource} is not supported.",
+                subcode="w:DestinationUnreachable",
+            )
+        if resource.lower() not in SUPPORTED_CONFIGURATIONS:
+            name = resource[len(ns.POWERSHELL_RESOURCE_PREFIX) :]
+            raise WSManFault(
+                FaultCode.INVALID_RESOURCE_URI,
+                f"The WS-Management service cannot process the request. Cannot find the {name} session "
+                "configuration in the WSMan: drive on the aobo computer.",
+                subcode="w:InvalidResourceURI",
+            )
+        version = request.options.get("protocolversion", "")
+        if not version.split(".")[0] == "2":
+            raise WSManFault(
+                FaultCode.INVALID_OPTIONS,
+                "The WS-Management service cannot process the request because the protocolversion "
+                f"option is missing or not supported ('{version}'); PowerShell remoting needs 2.x.",
+                subcode="w:InvalidOptions",
+            )
+        if request.compression and request.compression.lower() != "none":
+            raise WSManFault(
+                FaultCode.INVALID_OPTIONS,
+                f"The WS-Management service does not support '{request.compression}' stream "
+                "compression. Create the session with New-PSSessionOption -NoCompression.",
+                subcode="w:InvalidOptions",
+            )
+        shell_el = request.first(ns.SHELL, "Shell")
+        if shell_el is None:
+            raise faults.invalid_message("Create needs a rsp:Shell element.")
+        creation = shell_el.find(f"{{{ns.POWERSHELL}}}creationXml")
+        if creation is None:
+            raise faults.invalid_message("Create needs creationXml with the PSRP session messages.")
+        creation_bytes = decode_base64(creation.text, "creationXml")
+        shell_id = (shell_el.get("ShellId") or str(uuid.uuid4())).upper()
+        try:
+            uuid.UUID(shell_id)
+        except ValueError:
+            raise faults.invalid_message(f"ShellId '{shell_id}' is not a GUID.") from None
+
+        owner_key = caller.user.user_principal_name.lower()
+        try:
+            self.shells.reserve(owner_key)
+        except SessionLimitExceeded as exc:
+            raise WSManFault(FaultCode.QUOTA_MAX_SHELLS, str(exc), subcode="w:QuotaLimit") from None
+        try:
+            shell = await self._in_thread(self._open, request, caller, shell_id, creation_bytes, owner_key)
+        except BaseException:
+            self.shells.release(owner_key)
+            raise
+        return responses.create_response(request, caller.address, self._info(shell))
+
+    def _open(self, request: WSManRequest, caller: Caller, shell_id: str, creation: bytes, owner_key: str) -> Shell:
+        # Re-read the account: RemotePowerShellEnabled or lock-out may have changed since it was cached.
+        user = self.store.find_user(caller.user.user_principal_name)
+        if user is None or user.locked_out:
+            raise faults.access_denied()
+        try:
+            scope = open_scope(self.store, user, caller.delegated_org)
+        except AccessDenied as exc:
+            raise faults.access_denied(str(exc)) from None
+        runspace = Runspace(self._engine(scope, shell_id), application_private_data(), self.loop, self._submit)
+        try:
+            runspace.open(creation)
+        except RunspaceError as exc:
+            raise faults.invalid_message(str(exc)) from None
+        shell = Shell(
+            shell_id,
+            owner_key,
+            scope,
+            runspace,
+            request.resource_uri,
+            caller.client_ip,
+            self.settings.idle_timeout,
+        )
+        try:
+            self.shells.add(shell)
+        except KeyError:
+            runspace.close()
+            raise faults.invalid_message(f"A shell with ShellId {shell_id} already exists.") from None
+        log.info("session %s opened by %s for %s", shell_id, user.user_principal_name, scope.tenant.initial_domain)
+        return shell
+
+    def _submit(self, fn: Callable[[], None]) -> None:
+        self.executor.submit(fn)
+
+    def _engine(self, scope: SessionScope, session_id: str) -> SessionEngine:
+        store, registry = self.store, self.registry
+
+        def context(is_stopping: Callable[[], bool]) -> CmdletContext:
+            return CmdletContext(
+                store, scope.caller, scope.caller_tenant, scope.tenant, scope.roles, session_id, is_stopping
+            )
+
+        def run(invocations: list[CommandInvocation], input: list[Any] | None, is_stopping: Callable[[], bool]) -> Any:
+            return run_pipeline(context(is_stopping), registry, invocations, input)
+
+        def metadata(names: list[str] | None, command_type: int) -> list[Any]:
+            return command_metadata(registry, names, command_type, scope.roles)
+
+        def audit(invocations: list[CommandInvocation], error: str | None) -> None:
+            for entry in audit_entries(context(lambda: False), invocations, error):
+                store.write_audit(entry)
+
+        return SessionEngine(run=run, metadata=metadata, audit=audit)
+
+    def bind_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The event loop that serves Receives; pipeline workers wake it when output is ready."""
+        self.loop = loop
+
+    def _info(self, shell: Shell) -> responses.ShellInfo:
+        now = time.monotonic()
+        return responses.ShellInfo(
+            shell_id=shell.shell_id,
+            resource_uri=shell.resource_uri,
+            owner=shell.scope.caller.user_principal_name,
+            client_ip=shell.client_ip,
+            idle_timeout=shell.idle_timeout,
+            run_time=now - shell.created,
+            inactivity=now - shell.last_used,
+        )
+
+    # ----------------------------------------------------------------- Command / Send / Signal
+
+    def command(self, request: WSManRequest, shell: Shell) -> bytes:
+        line = request.first(ns.SHELL, "CommandLine")
+        if line is None:
+            raise faults.invalid_message("Command needs a rsp:CommandLine element.")
+        command_id = (line.get("CommandId") or str(uuid.uuid4())).upper()
+        arguments = decode_base64(line.findtext(f"{{{ns.SHELL}}}Arguments"), "command Arguments")
+        if command_id in shell.commands:
+            raise faults.invalid_message(f"A command with CommandId {command_id} already exists.")
+        try:
+            pid = shell.runspace.create_pipeline(arguments)
+        except RunspaceError as exc:
+            raise faults.invalid_message(str(exc)) from None
+        shell.commands[command_id] = pid
+        return responses.command_response(request, command_id)
+
+    def send(self, request: WSManRequest, shell: Shell) -> bytes:
+        send = request.first(ns.SHELL, "Send")
+        if send is None:
+            raise faults.invalid_message("Send needs a rsp:Send element.")
+        for stream in send.findall(f"{{{ns.SHELL}}}Stream"):
+            name = stream.get("Name", "stdin")
+            if name not in ("stdin", "pr"):
+                raise faults.invalid_message(f"Unknown input stream '{name}'.")
+            data = decode_base64(stream.text, "stream data")
+            command_id = stream.get("CommandId")
+            pid = self._pipeline_for(shell, command_id) if command_id else None
+            if data:
+                try:
+                    shell.runspace.send(data, name, pid)
+                except RunspaceError as exc:
+                    raise faults.invalid_message(str(exc)) from None
+        return responses.send_response(request)
+
+    def signal(self, request: WSManRequest, shell: Shell) -> bytes:
+        signal = request.first(ns.SHELL, "Signal")
+        if signal is None:
+            raise faults.invalid_message("Signal needs a rsp:Signal element.")
+        code = (signal.findtext(f"{{{ns.SHELL}}}Code") or "").strip()
+        command_id = (signal.get("CommandId") or "").upper()
+        pid = self._pipeline_for(shell, command_id)
+        if code in ns.SIGNAL_CTRL_C:
+            shell.runspace.stop(pid)
+        elif code.lower() == ns.SIGNAL_TERMINATE:
+            shell.runspace.close_pipeline(pid)
+            shell.commands.pop(command_id, None)
+        else:
+            raise faults.invalid_message(f"Unknown signal code '{code}'.")
+        return responses.signal_response(request)
+
+    def _pipeline_for(self, shell: Shell, command_id: str) -> uuid.UUID:
+        pid = shell.commands.get(command_id.upper())
+        if pid is None:
+            raise faults.unknown_command(command_id)
+        return pid
+
+    # ----------------------------------------------------------------- Receive
+
+    async def receive(self, request: WSManRequest, shell: Shell) -> bytes:
+        receive = request.first(ns.SHELL, "Receive")
+        if receive is None:
+            raise faults.invalid_message("Receive needs a rsp:Receive element.")
+        desired = receive.find(f"{{{ns.SHELL}}}DesiredStream")
+        command_id = (desired.get("CommandId") or "").upper() if desired is not None else ""
+        pid = self._pipeline_for(shell, command_id) if command_id else None
+        timeout = min(
+            request.operation_timeout or self.settings.default_operation_timeout,
+            self.settings.max_operation_timeout,
+        )
+        max_env = min(request.max_envelope_size or self.settings.max_envelope_size, self.settings.max_envelope_size)
+        try:
+            result = await shell.runspace.receive(pid, responses.receive_budget(max_env), timeout)
+        except KeyError:
+            raise faults.unknown_command(command_id) from None
+        if result is None:
+            if shell.runspace.closed:
+                raise faults.unknown_shell(shell.shell_id)
+            raise faults.timed_out()
+        chunks, done = result
+        self.receives_answered += 1
+        return responses.receive_response(request, chunks, command_id or None, done)
+
+    # ----------------------------------------------------------------- Delete and expiry
+
+    def close_shell(self, shell: Shell) -> None:
+        if self.shells.remove(shell.shell_id) is not None:
+            shell.runspace.close()
+            log.info("session %s closed", shell.shell_id)
+
+    def expire_idle(self) -> int:
+        expired = self.shells.expired()
+        for shell in expired:
+            log.info("session %s expired after %.0f s idle", shell.shell_id, self.settings.idle_timeout)
+            self.close_shell(shell)
+        return len(expired)
+
+    def shutdown(self) -> None:
+        for shell in self.shells.all():
+            self.close_shell(shell)
+        self.executor.shutdown(wait=False, cancel_futures=True)
