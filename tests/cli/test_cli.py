@@ -16,9 +16,7 @@ def _db(data: Path) -> str:
 def test_seed_demo_creates_the_demo_world(tmp_path: Path) -> None:
     result = runner.invoke(app, ["seed", "--demo", "--data", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert re.search(
-        r"Seeded the demo world: \d+ tenants, \d+ accounts, \d+ mailboxes in [\d.]+ s", result.output
-    )
+    assert re.search(r"Seeded the demo world: \d+ tenants, \d+ accounts, \d+ mailboxes in [\d.]+ s", result.output)
     with Store.open(_db(tmp_path)) as store:
         domains = {tenant.initial_domain for tenant in store.list_tenants()}
         assert {"northwindit.onmicrosoft.com", "contoso.onmicrosoft.com"} <= domains
@@ -83,8 +81,6 @@ def test_serve_with_a_key_that_does_not_match_the_certificate_is_a_clean_error(t
 
     cert, _ = ensure_self_signed(tmp_path / "one", [])
     _, other_key = ensure_self_signed(tmp_path / "two", [])
-    result = runner.invoke(
-        app, ["serve", "--data", str(tmp_path), "--cert", str(cert), "--key", str(other_key)]
-    )
+    result = runner.invoke(app, ["serve", "--data", str(tmp_path), "--cert", str(cert), "--key", str(other_key)])
     assert result.exit_code == 1
     assert result.output.startswith(f"error: cannot use --cert {cert}")

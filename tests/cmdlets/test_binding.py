@@ -59,9 +59,7 @@ def test_normalise_name() -> None:
 
 
 def test_unique_prefix_and_alias() -> None:
-    bound = bind(
-        GET_MAILBOX, [("-Res", "5"), ("ea", "SilentlyContinue"), ("-wa:", "stop"), ("Recip", "usermailbox")]
-    )
+    bound = bind(GET_MAILBOX, [("-Res", "5"), ("ea", "SilentlyContinue"), ("-wa:", "stop"), ("Recip", "usermailbox")])
     assert bound["ResultSize"] == 5
     assert bound["ErrorAction"] == "SilentlyContinue"
     assert bound["WarningAction"] == "Stop"
@@ -155,9 +153,7 @@ def test_switch_from_is_present_object() -> None:
 
 def test_missing_mandatory() -> None:
     r = error(SET_MAILBOX, [("DisplayName", "x")]).record
-    assert (
-        r.message == "Cannot process command because of one or more missing mandatory parameters: Identity."
-    )
+    assert r.message == "Cannot process command because of one or more missing mandatory parameters: Identity."
     assert r.fully_qualified_error_id == "MissingMandatoryParameter,Set-Mailbox"
     assert r.category is ErrorCategory.InvalidArgument
     assert r.exception_type == PBE
@@ -249,9 +245,7 @@ def test_ambiguous_parameter_set() -> None:
 
 # --- pipeline input ----------------------------------------------------------------------------
 
-_SHAPE = ObjectShape(
-    ("Microsoft.Exchange.Data.Directory.Management.Mailbox", "System.Object"), ("Identity", "Guid")
-)
+_SHAPE = ObjectShape(("Microsoft.Exchange.Data.Directory.Management.Mailbox", "System.Object"), ("Identity", "Guid"))
 
 
 def test_value_from_pipeline() -> None:

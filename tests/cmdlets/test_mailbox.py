@@ -113,9 +113,7 @@ def test_mailbox_object_shape(seeded_store: Any, contoso: CmdletContext, registr
     assert mbx["RecipientLimits"] == "500"
     assert mbx["CustomAttribute2"] == ""
     assert mbx["ExchangeVersion"] == "0.20 (15.0.0.0)"
-    assert mbx["OrganizationId"].startswith(
-        "NAMPR01A001.PROD.OUTLOOK.COM/Microsoft Exchange Hosted Organizations/"
-    )
+    assert mbx["OrganizationId"].startswith("NAMPR01A001.PROD.OUTLOOK.COM/Microsoft Exchange Hosted Organizations/")
     assert mbx["IsValid"] is True
 
 
@@ -133,8 +131,7 @@ def test_property_names_cover_the_property_sets() -> None:
         "Hold": "LitigationHoldEnabled InPlaceHolds",
         "Audit": "AuditEnabled AuditAdmin AuditDelegate AuditOwner AuditLogAgeLimit DefaultAuditSet",
         "Custom": " ".join(
-            [f"CustomAttribute{i}" for i in range(1, 16)]
-            + [f"ExtensionCustomAttribute{i}" for i in range(1, 6)]
+            [f"CustomAttribute{i}" for i in range(1, 16)] + [f"ExtensionCustomAttribute{i}" for i in range(1, 6)]
         ),
         "SoftDelete": "WhenSoftDeleted IsInactiveMailbox",
     }
@@ -189,9 +186,7 @@ def test_identity_by_guids(seeded_store: Any, contoso: CmdletContext, registry: 
 
 
 def test_not_found(contoso: CmdletContext, registry: Registry) -> None:
-    out = run(
-        contoso, registry, cmd("Get-Mailbox", ("Identity", "nobody@contoso.com")), cmd("Measure-Object")
-    )
+    out = run(contoso, registry, cmd("Get-Mailbox", ("Identity", "nobody@contoso.com")), cmd("Measure-Object"))
     err, count = out
     assert isinstance(err, ErrorRecord)
     assert err.message == (
@@ -215,9 +210,7 @@ def test_not_found_in_other_tenant(
 
 def test_ambiguous(contoso: CmdletContext, registry: Registry) -> None:
     (err,) = run(contoso, registry, cmd("Get-Mailbox", ("Identity", "Alex Wilber")))
-    assert (
-        err.message == "The operation couldn't be performed because 'Alex Wilber' matches multiple entries."
-    )
+    assert err.message == "The operation couldn't be performed because 'Alex Wilber' matches multiple entries."
     assert err.exception_type == "Microsoft.Exchange.Configuration.Tasks.ManagementObjectAmbiguousException"
     assert "[FailureCategory=Cmdlet-ManagementObjectAmbiguousException]" in err.fully_qualified_error_id
 
@@ -232,9 +225,7 @@ def test_identities_from_the_pipeline(contoso: CmdletContext, registry: Registry
 
 
 def test_error_action_silently_continue(contoso: CmdletContext, registry: Registry) -> None:
-    out = run(
-        contoso, registry, cmd("Get-Mailbox", ("Identity", "nobody"), ("ErrorAction", "SilentlyContinue"))
-    )
+    out = run(contoso, registry, cmd("Get-Mailbox", ("Identity", "nobody"), ("ErrorAction", "SilentlyContinue")))
     assert out == []
     with pytest.raises(CmdletError):
         run(contoso, registry, cmd("Get-Mailbox", ("Identity", "nobody"), ("ErrorAction", "Stop")))
@@ -281,9 +272,7 @@ def test_recipient_type_details(contoso: CmdletContext, registry: Registry) -> N
     shared = run(contoso, registry, cmd("Get-Mailbox", ("RecipientTypeDetails", "SharedMailbox")))
     assert len(shared) == 5 and {o["RecipientTypeDetails"].name for o in shared} == {"SharedMailbox"}
     assert all(o["IsShared"] for o in shared)
-    rooms = run(
-        contoso, registry, cmd("Get-Mailbox", ("RecipientTypeDetails", ["RoomMailbox", "EquipmentMailbox"]))
-    )
+    rooms = run(contoso, registry, cmd("Get-Mailbox", ("RecipientTypeDetails", ["RoomMailbox", "EquipmentMailbox"])))
     assert {o["RecipientTypeDetails"].name for o in rooms} == {"RoomMailbox", "EquipmentMailbox"}
     assert {(o["RecipientTypeDetails"].name, o["RecipientTypeDetails"].value) for o in rooms} == {
         ("RoomMailbox", 16),
@@ -325,9 +314,7 @@ class CountingStore:
             self.closed = True
 
 
-def test_streaming_is_lazy(
-    seeded_store: Any, partner_ctx: Callable[..., CmdletContext], registry: Registry
-) -> None:
+def test_streaming_is_lazy(seeded_store: Any, partner_ctx: Callable[..., CmdletContext], registry: Registry) -> None:
     counting = CountingStore(seeded_store)
     ctx = partner_ctx(seeded_store, "admin", "fabrikam")
     ctx = CmdletContext(
@@ -344,9 +331,7 @@ def test_streaming_is_lazy(
     ctx = CmdletContext(
         store=counting, caller=ctx.caller, caller_tenant=ctx.caller_tenant, tenant=ctx.tenant, roles=ctx.roles
     )  # type: ignore[arg-type]
-    out = run(
-        ctx, registry, cmd("Get-Mailbox", ("ResultSize", "Unlimited")), cmd("Select-Object", ("First", 3))
-    )
+    out = run(ctx, registry, cmd("Get-Mailbox", ("ResultSize", "Unlimited")), cmd("Select-Object", ("First", 3)))
     assert len(out) == 3
     assert counting.pulled == 3 and counting.closed
     assert counting.limits == [None]
@@ -361,9 +346,7 @@ def test_select_object_over_mailboxes(contoso: CmdletContext, registry: Registry
         cmd("Get-Mailbox", ("RecipientTypeDetails", "SharedMailbox")),
         cmd("Select-Object", ("Property", ["Name", "PrimarySmtpAddress"]), ("First", 2)),
     )
-    assert [o.type_names[0] for o in out] == [
-        "Selected.Microsoft.Exchange.Data.Directory.Management.Mailbox"
-    ] * 2
+    assert [o.type_names[0] for o in out] == ["Selected.Microsoft.Exchange.Data.Directory.Management.Mailbox"] * 2
     assert list(out[0].as_dict()) == ["Name", "PrimarySmtpAddress"]
     expanded = run(
         contoso,
@@ -420,18 +403,14 @@ def test_set_mailbox_writes(writable: CmdletContext, registry: Registry) -> None
 
 
 def test_set_mailbox_whatif(writable: CmdletContext, registry: Registry) -> None:
-    out = run(
-        writable, registry, cmd("Set-Mailbox", ("Identity", "AdeleV"), ("DisplayName", "X"), ("WhatIf", None))
-    )
+    out = run(writable, registry, cmd("Set-Mailbox", ("Identity", "AdeleV"), ("DisplayName", "X"), ("WhatIf", None)))
     assert out == [InformationalRecord('What if: Setting mailbox "AdeleV".')]
     assert get(writable, registry, "AdeleV")["DisplayName"] == "Adele Vance"
 
 
 def test_set_mailbox_nothing_modified(writable: CmdletContext, registry: Registry) -> None:
     out = run(writable, registry, cmd("Set-Mailbox", ("Identity", "AdeleV"), ("DisplayName", "Adele Vance")))
-    assert out == [
-        WarningRecord("The command completed successfully but no settings of 'AdeleV' have been modified.")
-    ]
+    assert out == [WarningRecord("The command completed successfully but no settings of 'AdeleV' have been modified.")]
 
 
 def test_set_mailbox_from_the_pipeline(writable: CmdletContext, registry: Registry) -> None:

@@ -159,10 +159,7 @@ def test_metadata_for_exchange_cmdlets(registry: Registry) -> None:
         False,
     )
     assert params["ResultSize"][0] == "Microsoft.Exchange.Data.Unlimited`1[System.UInt32]"
-    assert (
-        params["RecipientTypeDetails"][0]
-        == "Microsoft.Exchange.Data.Directory.Recipient.RecipientTypeDetails[]"
-    )
+    assert params["RecipientTypeDetails"][0] == "Microsoft.Exchange.Data.Directory.Recipient.RecipientTypeDetails[]"
     assert "WhatIf" not in params
     set_params = _parameters(set_)
     assert set_params["WhatIf"] == ("System.Management.Automation.SwitchParameter", ("wi",), False, True)
@@ -223,9 +220,7 @@ def test_get_command(fake_ctx: Callable[..., CmdletContext], registry: Registry)
     assert "[<CommonParameters>]" in info["Definition"]
 
 
-def test_get_command_as_import_pssession_sends_it(
-    fake_ctx: Callable[..., CmdletContext], registry: Registry
-) -> None:
+def test_get_command_as_import_pssession_sends_it(fake_ctx: Callable[..., CmdletContext], registry: Registry) -> None:
     # The protocol 2.0 fallback: Get-Command ... | Select-Object -Property Name, CommandType, ...
     out = run(
         fake_ctx(),
@@ -263,12 +258,8 @@ def test_get_command_as_import_pssession_sends_it(
     assert "Identity" in dict(obj["Parameters"].items())
 
 
-def test_get_command_literal_name_not_found(
-    fake_ctx: Callable[..., CmdletContext], registry: Registry
-) -> None:
-    out = run(
-        fake_ctx(roles=("Help Desk",)), registry, CommandInvocation("Get-Command", [(None, "Set-Mailbox")])
-    )
+def test_get_command_literal_name_not_found(fake_ctx: Callable[..., CmdletContext], registry: Registry) -> None:
+    out = run(fake_ctx(roles=("Help Desk",)), registry, CommandInvocation("Get-Command", [(None, "Set-Mailbox")]))
     (err,) = out
     assert isinstance(err, ErrorRecord)
     assert err.message.startswith("The term 'Set-Mailbox' is not recognized")

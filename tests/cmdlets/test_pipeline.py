@@ -32,9 +32,7 @@ from aobo.cmdlets.results import (
 )
 
 
-def cmd(
-    name: str, *params: tuple[str | None, Any], script: bool = False, end: bool = False
-) -> CommandInvocation:
+def cmd(name: str, *params: tuple[str | None, Any], script: bool = False, end: bool = False) -> CommandInvocation:
     return CommandInvocation(name, list(params), is_script=script, end_of_statement=end)
 
 
@@ -169,9 +167,7 @@ def failure(ctx: CmdletContext, registry: Registry, *commands: CommandInvocation
 # --- refusals ----------------------------------------------------------------------------------
 
 
-def test_no_language_refuses_script_before_anything_runs(
-    ctx: CmdletContext, reg: Registry, probe: Probe
-) -> None:
+def test_no_language_refuses_script_before_anything_runs(ctx: CmdletContext, reg: Registry, probe: Probe) -> None:
     e = failure(ctx, reg, cmd("Get-Number", end=True), cmd("Get-Process | Stop-Process", script=True))
     r = e.record
     assert e.terminating
@@ -312,14 +308,10 @@ def test_error_action(ctx: CmdletContext, reg: Registry) -> None:
     out = run(ctx, reg, cmd("Get-Number", ("Count", 4), ("ErrorEvery", 2)))
     assert out == [1, error_record(2), 3, error_record(4)]
     for quiet in ("SilentlyContinue", "Ignore"):
-        assert run(
-            ctx, reg, cmd("Get-Number", ("Count", 4), ("ErrorEvery", 2), ("-ErrorAction:", quiet))
-        ) == [1, 3]
+        assert run(ctx, reg, cmd("Get-Number", ("Count", 4), ("ErrorEvery", 2), ("-ErrorAction:", quiet))) == [1, 3]
     got: list[Any] = []
     with pytest.raises(CmdletError) as info:
-        for item in run_pipeline(
-            ctx, reg, [cmd("Get-Number", ("Count", 4), ("ErrorEvery", 2), ("ea", "Stop"))]
-        ):
+        for item in run_pipeline(ctx, reg, [cmd("Get-Number", ("Count", 4), ("ErrorEvery", 2), ("ea", "Stop"))]):
             got.append(item)
     assert got == [1]
     assert info.value.terminating and info.value.record == error_record(2)
@@ -336,9 +328,7 @@ def test_error_action_applies_to_the_command_that_wrote(ctx: CmdletContext, reg:
 
 
 def test_warning_action(ctx: CmdletContext, reg: Registry) -> None:
-    out = run(
-        ctx, reg, cmd("Get-Number", ("Count", 1), ("Warn", None), ("WarningAction", "SilentlyContinue"))
-    )
+    out = run(ctx, reg, cmd("Get-Number", ("Count", 1), ("Warn", None), ("WarningAction", "SilentlyContinue")))
     assert out == [1]
     r = failure(ctx, reg, cmd("Get-Number", ("Count", 1), ("Warn", None), ("WarningAction", "Stop"))).record
     assert r.message == (
@@ -397,13 +387,9 @@ def test_select_object_properties(ctx: CmdletContext, reg: Registry) -> None:
         "System.Object",
     )
     assert out[0].shape is out[1].shape
-    star = run(
-        ctx, reg, cmd("Get-Person"), cmd("Select-Object", ("Property", "*"), ("ExcludeProperty", "T*"))
-    )
+    star = run(ctx, reg, cmd("Get-Person"), cmd("Select-Object", ("Property", "*"), ("ExcludeProperty", "T*")))
     assert star[0].as_dict() == {"Name": "Ann", "Age": 31}
-    renamed = run(
-        ctx, reg, cmd("Get-Person"), cmd("Select-Object", ("Property", [{"n": "Who", "e": "Name"}]))
-    )
+    renamed = run(ctx, reg, cmd("Get-Person"), cmd("Select-Object", ("Property", [{"n": "Who", "e": "Name"}])))
     assert renamed[1].as_dict() == {"Who": "Bob"}
 
 
@@ -413,9 +399,7 @@ def test_select_object_expand_unique_last_skip_index(ctx: CmdletContext, reg: Re
         "b",
         "c",
     ]
-    expanded = run(
-        ctx, reg, cmd("Get-Person"), cmd("Select-Object", ("ExpandProperty", "Tags"), ("Property", "Name"))
-    )
+    expanded = run(ctx, reg, cmd("Get-Person"), cmd("Select-Object", ("ExpandProperty", "Tags"), ("Property", "Name")))
     assert [(e.to_string, e["Name"]) for e in expanded] == [("a", "Ann"), ("b", "Ann"), ("c", "ann")]
     missing = run(ctx, reg, cmd("Get-Person"), cmd("Select-Object", ("ExpandProperty", "Nope")))
     assert missing[0].fully_qualified_error_id == "ExpandPropertyNotFound,Select-Object"
@@ -497,6 +481,4 @@ def test_audit_hook_sees_every_command(ctx: CmdletContext, reg: Registry) -> Non
 def test_texts_are_the_ones_raised() -> None:
     # The module of texts is the single source: spot-check two against the reference wording.
     assert texts.SCRIPTS_NOT_ALLOWED.endswith("no-language mode.")
-    assert texts.RESULT_SIZE_WARNING.format(n=1000).startswith(
-        "By default, only the first 1000 items are returned."
-    )
+    assert texts.RESULT_SIZE_WARNING.format(n=1000).startswith("By default, only the first 1000 items are returned.")

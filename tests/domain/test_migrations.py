@@ -29,9 +29,7 @@ def _index_names(engine: sa.Engine) -> set[str]:
     if engine.dialect.name == "sqlite":
         # The inspector leaves out expression indexes on SQLite; the catalogue has them all.
         with engine.connect() as conn:
-            rows = conn.exec_driver_sql(
-                "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
-            )
+            rows = conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")
             return set(rows.scalars())
     inspector = sa.inspect(engine)
     return {

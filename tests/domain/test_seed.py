@@ -131,9 +131,7 @@ def test_seed_demo_is_deterministic(make_url: Callable[[], str]) -> None:
                 for t in world.customers
                 for r in store.iter_mailboxes(t.id)
             ]
-            accounts = [
-                (a.user_principal_name, store.find_user(a.user_principal_name)) for a in world.accounts
-            ]
+            accounts = [(a.user_principal_name, store.find_user(a.user_principal_name)) for a in world.accounts]
             fingerprints.append((tenants, mailboxes, [(upn, u.guid if u else None) for upn, u in accounts]))
         finally:
             store.close()

@@ -99,9 +99,7 @@ def test_tenant_errors(store: Store) -> None:
 
 def test_create_and_find_user(store: Store) -> None:
     t = _contoso(store)
-    u = store.create_user(
-        t.id, "Admin@Contoso.com", "Admin", PASSWORD, role_groups=["Organization Management"]
-    )
+    u = store.create_user(t.id, "Admin@Contoso.com", "Admin", PASSWORD, role_groups=["Organization Management"])
     assert u.user_principal_name == "Admin@Contoso.com"
     assert u.role_groups == frozenset({"Organization Management"})
     assert u.remote_powershell_enabled and not u.locked_out
@@ -382,10 +380,7 @@ def listing(store: Store) -> tuple[Store, Tenant]:
     kinds = ["UserMailbox", "SharedMailbox", "RoomMailbox", "UserMailbox", "EquipmentMailbox"]
     store.add_mailboxes(
         t.id,
-        [
-            NewMailbox(f"m{i:02d}", f"m{i:02d}", f"M {i}", recipient_type_details=kinds[i % 5])
-            for i in range(23)
-        ],
+        [NewMailbox(f"m{i:02d}", f"m{i:02d}", f"M {i}", recipient_type_details=kinds[i % 5]) for i in range(23)],
     )
     store.add_mailboxes(other.id, _people("m00", "m01"))  # same aliases, other tenant
     return store, t
@@ -411,9 +406,7 @@ def test_iter_mailboxes_type_filter(listing: tuple[Store, Tenant]) -> None:
     store, t = listing
     users_ = list(store.iter_mailboxes(t.id, recipient_type_details=["UserMailbox"], batch_size=2))
     assert [r.alias for r in users_] == [f"m{i:02d}" for i in range(23) if i % 5 in (0, 3)]
-    rooms_and_shared = list(
-        store.iter_mailboxes(t.id, recipient_type_details=["RoomMailbox", "SharedMailbox"])
-    )
+    rooms_and_shared = list(store.iter_mailboxes(t.id, recipient_type_details=["RoomMailbox", "SharedMailbox"]))
     assert {r.recipient_type_details for r in rooms_and_shared} == {"RoomMailbox", "SharedMailbox"}
     assert len(rooms_and_shared) == 10
     assert list(store.iter_mailboxes(t.id, recipient_type_details=[])) == []
@@ -458,9 +451,7 @@ def directory(store: Store) -> tuple[Store, Tenant]:
                     "X500:/o=Contoso/cn=AlexW",
                 ],
             ),
-            NewMailbox(
-                "AWilber", "AWilber", "Alex Wilber", "Alex", "Wilber", user_principal_name="aw@contoso.com"
-            ),
+            NewMailbox("AWilber", "AWilber", "Alex Wilber", "Alex", "Wilber", user_principal_name="aw@contoso.com"),
             NewMailbox("Sales Team", "sales", "Sales", recipient_type_details="SharedMailbox"),
         ],
     )
@@ -596,9 +587,7 @@ def test_update_columns_and_props(two: tuple[Store, Tenant, int, int]) -> None:
     assert props["ProhibitSendQuota"] == "49 GB (52,613,349,376 bytes)"
     assert "Office" not in props and "WhenMailboxCreated" in props
     assert after.when_changed > before.when_changed and after.when_created == before.when_created
-    reverted = store.update_recipient(
-        t.id, alice, {"ProhibitSendQuota": MAILBOX_DEFAULT_PROPS["ProhibitSendQuota"]}
-    )
+    reverted = store.update_recipient(t.id, alice, {"ProhibitSendQuota": MAILBOX_DEFAULT_PROPS["ProhibitSendQuota"]})
     assert "ProhibitSendQuota" not in json.loads(reverted.props)
 
 
@@ -631,9 +620,7 @@ def test_update_primary_smtp_demotes_old_one(two: tuple[Store, Tenant, int, int]
 
 def test_update_email_addresses_replaces_the_list(two: tuple[Store, Tenant, int, int]) -> None:
     store, t, alice, _ = two
-    row = store.update_recipient(
-        t.id, alice, {"EmailAddresses": ["smtp:a2@contoso.com", "SMTP:a1@contoso.com"]}
-    )
+    row = store.update_recipient(t.id, alice, {"EmailAddresses": ["smtp:a2@contoso.com", "SMTP:a1@contoso.com"]})
     assert json.loads(row.email_addresses) == ["SMTP:a1@contoso.com", "smtp:a2@contoso.com"]
     assert row.primary_smtp_address == "a1@contoso.com"
     assert _address_rows(store, alice) == [("smtp", "a1@contoso.com"), ("smtp", "a2@contoso.com")]
@@ -647,9 +634,7 @@ def test_update_address_conflict_rolls_back(two: tuple[Store, Tenant, int, int])
     before = store.get_recipient(t.id, alice)
     addresses = _address_rows(store)
     with pytest.raises(ProxyAddressConflict) as info:
-        store.update_recipient(
-            t.id, alice, {"DisplayName": "changed", "PrimarySmtpAddress": "bob@contoso.com"}
-        )
+        store.update_recipient(t.id, alice, {"DisplayName": "changed", "PrimarySmtpAddress": "bob@contoso.com"})
     assert info.value.owner == "bob"
     assert store.get_recipient(t.id, alice) == before
     assert _address_rows(store) == addresses

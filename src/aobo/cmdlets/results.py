@@ -114,7 +114,7 @@ class ObjectShape:
     def make(self, values: Sequence[Any], to_string: str | None = None) -> ExchangeObject:
         if len(values) != len(self.property_names):
             raise ValueError(
-                f"{self.type_names[0]} needs {len(self.property_names)} values, got {len(values)}"
+                f"{self.type_names[:1]} needs {len(self.property_names)} values, got {len(values)}"
             )
         return ExchangeObject(self, tuple(values), to_string)
 
@@ -150,7 +150,8 @@ class ExchangeObject:
         return dict(self.items())
 
     def __repr__(self) -> str:
-        return f"<{self.shape.type_names[0]} {self.to_string or ''}>"
+        name = self.shape.type_names[0] if self.shape.type_names else "PSObject"
+        return f"<{name} {self.to_string or ''}>"
 
 
 class ErrorCategory(enum.IntEnum):

@@ -145,9 +145,7 @@ partner_relationships = Table(
     Column("created", UTCDateTime, nullable=False),
     Column("removed", UTCDateTime, nullable=True),
     # Named by hand: the conventional name would pass PostgreSQL's 63-character limit.
-    UniqueConstraint(
-        "partner_tenant_id", "customer_tenant_id", "kind", name="uq_partner_relationships_pair_kind"
-    ),
+    UniqueConstraint("partner_tenant_id", "customer_tenant_id", "kind", name="uq_partner_relationships_pair_kind"),
     CheckConstraint("state IN ('active', 'removed')", name="state"),
 )
 
@@ -197,18 +195,14 @@ RECIPIENT_LOWER_INDEXED = (
     "distinguished_name",
 )
 for _column in RECIPIENT_LOWER_INDEXED:
-    Index(
-        f"ix_recipients_tenant_id_lower_{_column}", recipients.c.tenant_id, func.lower(recipients.c[_column])
-    )
+    Index(f"ix_recipients_tenant_id_lower_{_column}", recipients.c.tenant_id, func.lower(recipients.c[_column]))
 
 recipient_addresses = Table(
     "recipient_addresses",
     metadata,
     Column("id", Integer, primary_key=True),
     Column("tenant_id", Integer, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
-    Column(
-        "recipient_id", Integer, ForeignKey("recipients.id", ondelete="CASCADE"), nullable=False, index=True
-    ),
+    Column("recipient_id", Integer, ForeignKey("recipients.id", ondelete="CASCADE"), nullable=False, index=True),
     # Lower case, without the colon: "smtp", "sip", "x500", "eum"...
     Column("prefix", String(16), nullable=False),
     Column("address", String(1024), nullable=False),

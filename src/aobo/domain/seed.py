@@ -89,7 +89,6 @@ class _TenantSpec:
     name: str
     extra_domains: tuple[str, ...] = ()
     mailboxes: int = 0
-    customer: bool = True
 
     @property
     def domain(self) -> str:
@@ -101,19 +100,16 @@ _CUSTOMERS: Final = (
     _TenantSpec("fabrikam", (), 1500),
     _TenantSpec("tailspintoys", (), 10),
 )
-_OTHERS: Final = (_TenantSpec("woodgrove", (), 5, customer=False),)
+# Not a customer of the partner: delegated access to it must be refused.
+_OTHERS: Final = (_TenantSpec("woodgrove", (), 5),)
 
 
 def _accounts() -> tuple[DemoAccount, ...]:
     partner = [
         DemoAccount(f"admin@{PARTNER_DOMAIN}", "Northwind IT Admin", PARTNER_DOMAIN, ("AdminAgents",)),
-        DemoAccount(
-            f"helpdesk@{PARTNER_DOMAIN}", "Northwind IT Helpdesk", PARTNER_DOMAIN, ("HelpdeskAgents",)
-        ),
+        DemoAccount(f"helpdesk@{PARTNER_DOMAIN}", "Northwind IT Helpdesk", PARTNER_DOMAIN, ("HelpdeskAgents",)),
         # An admin agent with remote PowerShell switched off, to exercise that refusal.
-        DemoAccount(
-            f"norps@{PARTNER_DOMAIN}", "Northwind IT No RPS", PARTNER_DOMAIN, ("AdminAgents",), False
-        ),
+        DemoAccount(f"norps@{PARTNER_DOMAIN}", "Northwind IT No RPS", PARTNER_DOMAIN, ("AdminAgents",), False),
     ]
     admins = [
         DemoAccount(f"admin@{t.domain}", f"{t.name.capitalize()} Admin", t.domain, (ORG_MANAGEMENT,))
@@ -514,19 +510,15 @@ def seed_generated(
     numbers = [int(m[1]) for t in store.list_tenants() if (m := re.fullmatch(r"cust(\d+)", t.name))]
     start = max(numbers, default=0) + 1
     created: list[Tenant] = []
-    numbers = iter(range(start, start + tenants))
-    # A few dozen tenants per transaction: one commit per tenant would dominate the run time.
-    while batch := list(itertools.islice(numbers, _TENANTS_PER_TRANSACTION)):
+    pending = iter(range(start, start + tenants))
+    # Several tenants per transaction: fewer commits, and far fewer WAL syncs on SQLite.
+    while batch := list(itertools.islice(pending, _TENANTS_PER_TRANSACTION)):
         with store.transaction() as tx:
-            created.extend(
-                _generated_tenant(tx, partner, number, mailboxes, password_hash) for number in batch
-            )
+            created.extend(_generated_tenant(tx, partner, number, mailboxes, password_hash) for number in batch)
     return created
 
 
-def _generated_tenant(
-    store: Store, partner: Tenant, number: int, mailboxes: int, password_hash: str
-) -> Tenant:
+def _generated_tenant(store: Store, partner: Tenant, number: int, mailboxes: int, password_hash: str) -> Tenant:
     name = f"cust{number:04d}"
     tenant = store.create_tenant(name, guid=stable_guid(f"{name}.onmicrosoft.com", "tenant"))
     store.create_user(

@@ -35,8 +35,7 @@ import re
 import uuid
 from bisect import bisect_right
 from collections.abc import Callable, Collection, Iterable
-from itertools import accumulate, compress, repeat
-from operator import is_
+from itertools import accumulate
 from typing import Any, Final
 
 from aobo.cmdlets.results import Dictionary, EnumValue, ExchangeObject, Int64, MultiValued, ObjectShape
@@ -57,9 +56,6 @@ _HASHTABLE: Final = ("System.Collections.Hashtable", "System.Object")
 _KEY: Final = ' N="Key"'
 _VALUE: Final = ' N="Value"'
 
-# Objects of a shape written before a renderer is generated for it: generating one takes a few ms,
-# which a shape made for a single request (Select-Object) should not pay.
-_GENERATE_AFTER: Final = 16
 
 # --- escaping -------------------------------------------------------------------------------------
 
@@ -104,10 +100,13 @@ def _attr(s: str) -> str:
 
 # The regex costs ~4 ns a character, so the strings of an object are checked together, with
 # operations that cost a fraction of that: ``in`` for &<>_, and bytes.translate over the UTF-8 for
-# the rest. The bytes deleted are the ASCII controls and the lead bytes of every non-ASCII range
+# the rest. The suspect bytes are the ASCII controls and the lead bytes of every non-ASCII range
 # holding an escapable character (C2: C1 controls; EF: U+F000-U+FFFF, holding U+FFFE/U+FFFF;
 # F0-F4: non-BMP). A lead byte is only a suspicion, which the regex then settles.
 _SUSPECT_BYTES: Final = bytes([*range(0x20), 0x7F, 0xC2, 0xEF, 0xF0, 0xF1, 0xF2, 0xF3, 0xF4])
+# Each suspect byte maps to another byte, every other byte to itself: bytes.translate returns its
+# input object when it changed nothing, and without deletions it runs its fastest loop.
+_SUSPECT_TABLE: Final = bytes((i ^ 1 if i in _SUSPECT_BYTES else i) for i in range(256))
 
 
 def _needs_encoding(s: str) -> bool:
@@ -116,7 +115,7 @@ def _needs_encoding(s: str) -> bool:
         b = s.encode()
     except UnicodeEncodeError:  # a lone surrogate
         return True
-    return len(b.translate(None, _SUSPECT_BYTES)) != len(b) and _ENCODABLE_RE.search(s) is not None
+    return b.translate(_SUSPECT_TABLE) is not b and _ENCODABLE_RE.search(s) is not None
 
 
 def _plain(s: str) -> bool:
@@ -136,7 +135,9 @@ def _dirty(texts: list[str], joined: str) -> set[int]:
             found.add(bisect_right(ends, pos))
             pos = joined.find(c, pos + 1)
     # A match may straddle two texts; the first then gets escaped for nothing, which changes nothing.
-    patterns = (_UNDERSCORE_X_RE, _ENCODABLE_RE) if _needs_encoding(joined) else (_UNDERSCORE_X_RE,)
+    patterns = [_UNDERSCORE_X_RE] if "_" in joined else []  # a regex scan costs ~4 ns a character
+    if _needs_encoding(joined):
+        patterns.append(_ENCODABLE_RE)
     for pattern in patterns:
         found.update(bisect_right(ends, m.start()) for m in pattern.finditer(joined))
     return found
@@ -166,26 +167,24 @@ def _datetime_text(v: datetime.datetime) -> str:
     # isoformat is the fastest route to "YYYY-MM-DDTHH:MM:SS[.ffffff][+HH:MM]" and, unlike
     # strftime("%Y") on glibc, always pads the year to four digits.
     tz = v.tzinfo
+    suffix = "Z"
     if tz is None:
         text = v.isoformat()
-        suffix = "Z"
     else:
-        suffix = _FIXED_ZONES.get(tz, "")
-        if suffix == "":
+        fixed = type(tz) is datetime.timezone  # other zones may change offset, or not hash
+        zone = _FIXED_ZONES.get(tz, "") if fixed else ""
+        if zone == "":
             off = v.utcoffset()
-            if off is None:  # a tzinfo that does not know its offset: as naive, so UTC
-                suffix = "Z"
-            else:
-                suffix = _zone_suffix(off)
-                if type(tz) is datetime.timezone and len(_FIXED_ZONES) < 1024:
-                    _FIXED_ZONES[tz] = suffix
-        if suffix is None:
+            zone = "Z" if off is None else _zone_suffix(off)  # no offset known: as naive, so UTC
+            if fixed and len(_FIXED_ZONES) < 1024:
+                _FIXED_ZONES[tz] = zone
+        if zone is None:
             # .NET cannot carry this offset; keep the instant rather than the offset.
             v = v.astimezone(datetime.UTC)
-            suffix = "Z"
-        text = v.isoformat()
-        if len(text) > 19 and text[-6] in "+-":
-            text = text[:-6]
+        else:
+            suffix = zone
+        # Without the offset, and faster than isoformat(), which asks the zone for it again.
+        text = f"{v.date().isoformat()}T{v.time().isoformat()}"
     us = v.microsecond
     if us and not us % 10:
         # .NET writes 100 ns ticks without trailing zeros (isoformat writes six digits).
@@ -250,9 +249,8 @@ def _guid_text(v: uuid.UUID) -> str:
 
 # --- per-shape templates --------------------------------------------------------------------------
 
-_Note = Callable[[str], None]
 _Other = Callable[[Any, str, "_Message"], str]
-_Renderer = Callable[[tuple[Any, ...], "_Message", _Note, _Other], list[str]]
+_Renderer = Callable[[tuple[Any, ...], "_Message", list[str], _Other], list[str]]
 
 
 class _Template:
@@ -289,31 +287,33 @@ class _Template:
         self.renderer: _Renderer | None = None
 
     def generate(self, helpers: dict[str, Any]) -> _Renderer:
-        """A function writing this shape's properties, one list item each, unrolled.
+        """A function writing this shape's properties, one part each, unrolled.
 
         The loop in ClixmlWriter._properties_loop spends most of its time on the loop itself and
         on list.append; unrolled into one list display, a property costs a few comparisons and a
         constant or an f-string. The source holds variable names and repr() literals only: the
-        property name fragments are globals ``n0``, ``n1``, ...
+        property name fragments are globals ``n0``, ``n1``, ..., their ``<S`` start tags ``s0``, ...
         """
         namespace: dict[str, Any] = dict(helpers)
         lines = [
-            "def render(values, msg, note, other):",
+            "def render(values, msg, texts, other):",
             f"    ({''.join(f'v{i}, ' for i in range(len(self.names)))}) = values",
             "    return [",
         ]
         for i, name in enumerate(self.names):
             namespace[f"n{i}"] = name
+            namespace[f"s{i}"] = f"<S{name}>"
             v, n = f"v{i}", f"n{i}"
             lines.append(
                 f"        {self.nils[i]!r} if {v} is None"
                 f" else {self.trues[i]!r} if {v} is True"
                 f" else {self.falses[i]!r} if {v} is False"
-                f" else (note({v}) or f'<S{{{n}}}>{{{v}}}</S>') if (c := {v}.__class__) is str"
+                f" else (texts.append({v}) or f'{{s{i}}}{{{v}}}</S>') if (c := {v}.__class__) is str"
                 f" else f'<I32{{{n}}}>{{{v}}}</I32>' if c is int and {_I32_MIN} <= {v} <= {_I32_MAX}"
                 f" else f'<G{{{n}}}>{{guid({v})}}</G>' if c is UUID"
                 f" else f'<DT{{{n}}}>{{dt({v})}}</DT>' if c is DateTime"
                 f" else enum({v}, {n}, msg) if c is EnumValue"
+                f" else mv({v}, {n}, msg) if c is MultiValued"
                 f" else other({v}, {n}, msg),"
             )
         lines.append("    ]")
@@ -343,13 +343,16 @@ class ClixmlWriter:
     :class:`ValueError`. Instances cache templates and are safe to share between threads.
     """
 
-    def __init__(self, *, max_cached: int = 4096, generate: bool = True) -> None:
+    def __init__(self, *, max_cached: int = 4096, generate_after: int | None = 16) -> None:
+        """``generate_after``: objects of a shape written before a renderer is generated for it
+        (None: never). Generating one takes a few ms, which a shape made for a single request
+        (Select-Object) should not pay."""
         self._max_cached = max_cached
-        self._generate = generate
-        # Keyed by id(): hashing an ObjectShape hashes its ~150 property names on every lookup, and
-        # an EnumValue's dataclass hash runs Python code. Entries keep their key object alive.
+        self._generate_after = generate_after
+        # Keyed by id(): hashing an ObjectShape hashes its ~150 property names on every lookup.
+        # Templates keep their shape alive, so an id is not reused while its entry exists.
         self._templates: dict[int, _Template] = {}
-        self._enum_tails: dict[int, tuple[EnumValue, str]] = {}
+        self._enum_tails: dict[tuple[str, int, tuple[str, ...]], str] = {}
         self._tn_bodies: dict[tuple[str, ...], str] = {}
         # Every writer returns the whole element as one string: an object's properties then map
         # one to one onto its parts, which the escaping fix-up in _properties relies on.
@@ -380,6 +383,8 @@ class ClixmlWriter:
             "guid": _guid_text,
             "dt": _datetime_text,
             "enum": self._write_enum,
+            "MultiValued": MultiValued,
+            "mv": self._write_multivalued,
         }
         # Subclasses, most specific first; found once per type and then cached in _writers.
         self._fallbacks: tuple[tuple[type, _ValueWriter], ...] = (
@@ -476,35 +481,34 @@ class ClixmlWriter:
         return "".join(parts)
 
     def _properties(self, values: tuple[Any, ...], tpl: _Template, msg: _Message) -> list[str]:
-        """One element per property. Strings go in unescaped: checking all of them at once
-        afterwards is several times cheaper than a regex search per string."""
-        names = tpl.names
-        if len(values) != len(names):
-            raise ValueError(f"{tpl.type_names[:1]} object has {len(values)} values for {len(names)} names")
+        """One part per property. Strings go in unescaped: checking them all at once afterwards
+        costs a fraction of a regex search per string."""
+        if len(values) != len(tpl.names):
+            raise ValueError(f"{tpl.type_names[:1]} object has {len(values)} values for {len(tpl.names)} names")
         texts: list[str] = []
         renderer = tpl.renderer
-        if renderer is not None:
-            parts = renderer(values, msg, texts.append, self._write)
-        else:
+        if renderer is None:
+            after = self._generate_after
+            if after is not None and tpl.uses >= after:
+                renderer = tpl.renderer = tpl.generate(self._helpers)
             tpl.uses += 1
-            if tpl.uses == _GENERATE_AFTER and self._generate:
-                tpl.renderer = tpl.generate(self._helpers)
-            parts = self._properties_loop(values, tpl, msg, texts.append)
+        if renderer is None:
+            parts = self._properties_loop(values, tpl, msg, texts)
+        else:
+            parts = renderer(values, msg, texts, self._write)
         if texts:
             joined = "".join(texts)
             if not _plain(joined):
                 # Rewrite the few strings that need escaping; the k-th text is the k-th string.
-                str_indices = list(compress(range(len(values)), map(is_, map(type, values), repeat(str))))
+                str_indices = [i for i, value in enumerate(values) if type(value) is str]
                 for k in _dirty(texts, joined):
                     i = str_indices[k]
                     escaped = _text(values[i])
                     if escaped is not values[i]:
-                        parts[i] = f"<S{names[i]}>{escaped}</S>"
+                        parts[i] = f"<S{tpl.names[i]}>{escaped}</S>"
         return parts
 
-    def _properties_loop(
-        self, values: tuple[Any, ...], tpl: _Template, msg: _Message, note: _Note
-    ) -> list[str]:
+    def _properties_loop(self, values: tuple[Any, ...], tpl: _Template, msg: _Message, texts: list[str]) -> list[str]:
         """What the generated renderer does, for shapes without one yet."""
         names = tpl.names
         nils = tpl.nils
@@ -512,25 +516,27 @@ class ClixmlWriter:
         falses = tpl.falses
         write = self._write
         parts: list[str] = []
-        out = parts.append
+        # parts.append(x) rather than a saved parts.append: 3.11 specialises list.append calls.
         for i, value in enumerate(values):
             if value is None:
-                out(nils[i])
+                parts.append(nils[i])
             elif value is True:
-                out(trues[i])
+                parts.append(trues[i])
             elif value is False:
-                out(falses[i])
+                parts.append(falses[i])
             elif type(value) is str:
-                note(value)
-                out(f"<S{names[i]}>{value}</S>")
+                texts.append(value)
+                parts.append(f"<S{names[i]}>{value}</S>")
             else:
-                out(write(value, names[i], msg))
+                parts.append(write(value, names[i], msg))
         return parts
 
     def _write_enum(self, v: EnumValue, n: str, msg: _Message) -> str:
         head = self._obj_start(v.type_names, n, msg)
-        cached = self._enum_tails.get(id(v))
-        if cached is None or cached[0] is not v:
+        # By value: cmdlets tend to make a new EnumValue for every object.
+        key = (v.name, v.value, v.type_names)
+        tail = self._enum_tails.get(key)
+        if tail is None:
             number = int(v.value)
             if _I32_MIN <= number <= _I32_MAX:
                 tail = f"<I32>{number}</I32></Obj>"
@@ -542,10 +548,17 @@ class ClixmlWriter:
                 tail = f"<ToString>{_text(v.name)}</ToString>{tail}"
             if len(self._enum_tails) >= self._max_cached:
                 self._enum_tails.clear()
-            cached = self._enum_tails[id(v)] = (v, tail)
-        return head + cached[1]
+            self._enum_tails[key] = tail
+        return head + tail
 
     def _write_multivalued(self, v: MultiValued, n: str, msg: _Message) -> str:
+        if not v.items:
+            # Most multi-valued properties of a mailbox are empty: one f-string, no helper calls.
+            tn = msg.tn.get(v.type_names)
+            if tn is not None:
+                ref = msg.ref
+                msg.ref = ref + 1
+                return f'<Obj{n} RefId="{ref}"><TNRef RefId="{tn}" /><LST /></Obj>'
         return self._list(self._obj_start(v.type_names, n, msg), v.items, msg)
 
     def _write_list(self, v: list[Any] | tuple[Any, ...], n: str, msg: _Message) -> str:
@@ -576,9 +589,7 @@ class ClixmlWriter:
             return head + "<DCT /></Obj>"
         write = self._write
         # Key before value: both may take reference ids, in this order.
-        body = "".join(
-            [f"<En>{write(key, _KEY, msg)}{write(value, _VALUE, msg)}</En>" for key, value in entries]
-        )
+        body = "".join([f"<En>{write(key, _KEY, msg)}{write(value, _VALUE, msg)}</En>" for key, value in entries])
         return f"{head}<DCT>{body}</DCT></Obj>"
 
     # -- primitives --------------------------------------------------------------------------------

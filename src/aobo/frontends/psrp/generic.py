@@ -17,6 +17,8 @@ psrpcore's output means the same thing:
   type names and ToString values are encoded before psrpcore sees them.
 * an :class:`EnumValue` becomes a fresh enum member per occurrence: psrpcore tracks object
   identity, and a shared member would be written as a ``<Ref>`` to its first occurrence.
+* :class:`MultiValued` and :class:`Dictionary` become ``PSList``/``PSDict`` carrying their own
+  type names; properties of an ``adapted`` shape go in as adapted properties (``<Props>``).
 
 Known psrpcore 0.3.1 faults that cannot be shaped away (the fast writer is right, the tests step
 around them): a TimeSpan whose seconds are a multiple of ten loses a zero (10 s is written
@@ -30,7 +32,7 @@ import datetime
 import decimal
 import enum
 import uuid
-from typing import Any, Final
+from typing import Any, Final, cast
 from xml.etree import ElementTree
 
 from psrpcore.types import (
@@ -76,7 +78,7 @@ def _enum_member(value: EnumValue) -> _DotNetEnum:
     member._value_ = PSInt(number) if _I32_MIN <= number <= _I32_MAX else PSInt64(number)
     member._name_ = _serialize_string(value.name)
     member.PSObject = PSObjectMeta([_serialize_string(t) for t in value.type_names], rehydrate=False)
-    return member
+    return cast(_DotNetEnum, member)
 
 
 def _datetime(value: datetime.datetime) -> datetime.datetime:
@@ -141,7 +143,7 @@ def to_psobject(value: Any) -> Any:
     if isinstance(value, float):
         return PSDouble(value)
     if isinstance(value, str):
-        return str(value)
+        return str.__str__(value)  # the text itself, whatever a subclass's __str__ says
     if isinstance(value, datetime.datetime):
         return _datetime(value)
     if isinstance(value, datetime.timedelta):
@@ -159,4 +161,5 @@ def to_psobject(value: Any) -> Any:
 
 def generic_dumps(value: Any) -> bytes:
     """The UTF-8 CLIXML psrpcore writes for ``value``: the slow reference for ``clixml.dumps``."""
-    return ElementTree.tostring(serialize(to_psobject(value), _NO_CIPHER), encoding="utf-8")
+    xml: bytes = ElementTree.tostring(serialize(to_psobject(value), _NO_CIPHER), encoding="utf-8")
+    return xml

@@ -23,13 +23,14 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from xml.etree.ElementTree import ParseError
 
 import psrpcore
 from psrpcore.types import PSInvocationState, PSRPMessageType, RunspacePoolState
 
 from aobo.cmdlets import results
 from aobo.cmdlets.pipeline import CommandInvocation, PipelineStopped
-from aobo.frontends.psrp.clixml import ClixmlWriter
+from aobo.frontends.psrp import clixml
 from aobo.frontends.psrp.generic import generic_dumps
 from aobo.frontends.psrp.records import from_psobject, to_category_info, to_error_record, to_net_exception
 
@@ -66,14 +67,57 @@ class Outbox:
         self.done_sent = False
 
     def take(self, budget: int) -> list[bytes]:
+        """Whole fragments from the front, at most ``budget`` bytes (or one fragment if larger)."""
         out: list[bytes] = []
         used = 0
-        while self.chunks and (not out or used + len(self.chunks[0]) <= budget):
-            chunk = self.chunks.popleft()
+        while self.chunks:
+            chunk = self.chunks[0]
+            if used + len(chunk) > budget:
+                head = _fragments_prefix(chunk, budget - used)
+                if head == 0 and out:
+                    break
+                if head == 0:  # a single fragment larger than the budget still has to go
+                    head = _fragment_length(chunk, 0)
+                if head < len(chunk):
+                    self.chunks[0] = chunk[head:]
+                    chunk = chunk[:head]
+                else:
+                    self.chunks.popleft()
+                out.append(chunk)
+                used += len(chunk)
+                break
+            self.chunks.popleft()
             used += len(chunk)
             out.append(chunk)
         self.size -= used
         return out
+
+
+def _fragment_length(data: bytes, offset: int) -> int:
+    (length,) = struct.unpack_from(">I", data, offset + 17)
+    return 21 + length
+
+
+def _fragments_prefix(data: bytes, limit: int) -> int:
+    """Length of the longest run of whole fragments at the start of ``data`` within ``limit`` bytes."""
+    end = 0
+    while end < len(data):
+        nxt = end + _fragment_length(data, end)
+        if nxt > limit:
+            break
+        end = nxt
+    return end
+
+
+def whole_fragments(data: bytes) -> bool:
+    """Whether ``data`` is a sequence of complete PSRP fragments (as every WS-Man stream must be)."""
+    offset = 0
+    try:
+        while offset < len(data):
+            offset += _fragment_length(data, offset)
+    except struct.error:
+        return False
+    return offset == len(data)
 
 
 @dataclass
@@ -97,6 +141,11 @@ class PipelineRun:
     stopping: threading.Event = field(default_factory=threading.Event)
     started: bool = False
     closed: bool = False
+
+
+def _check_fragments(data: bytes) -> None:
+    if not whole_fragments(data):
+        raise RunspaceError("The stream data is not a sequence of whole PSRP fragments.")
 
 
 def pipeline_id_of(first_fragment: bytes) -> uuid.UUID:
@@ -123,11 +172,13 @@ class Runspace:
         self.outboxes: dict[uuid.UUID | None, Outbox] = {None: Outbox()}
         self.pipelines: dict[uuid.UUID, PipelineRun] = {}
         self.closed = False
-        self._writer = ClixmlWriter()
+        #: Size of the fragments queued from now on: never more than the client's smallest Receive takes.
+        self.fragment_size = FRAGMENT_SIZE
 
     # ----------------------------------------------------------------- client data in
 
     def open(self, creation: bytes) -> None:
+        _check_fragments(creation)
         with self.lock:
             self.pool.receive_data(psrpcore.PSRPPayload(creation, psrpcore.StreamType.default, None))
             self._process_events()
@@ -140,18 +191,26 @@ class Runspace:
 
     def create_pipeline(self, arguments: bytes) -> uuid.UUID:
         pid = pipeline_id_of(arguments)
+        _check_fragments(arguments)
         with self.lock:
             if pid in self.pipelines:
                 raise RunspaceError(f"A pipeline with id {pid} already exists.")
             run = PipelineRun(pid, psrpcore.ServerPipeline(self.pool, pid), Outbox())
             self.pipelines[pid] = run
             self.outboxes[pid] = run.outbox
-            self.pool.receive_data(psrpcore.PSRPPayload(arguments, psrpcore.StreamType.default, pid))
-            self._process_events()
+            try:
+                self.pool.receive_data(psrpcore.PSRPPayload(arguments, psrpcore.StreamType.default, pid))
+                self._process_events()
+            except RunspaceError:
+                # Leave nothing behind, so the client may retry with the same pipeline id.
+                del self.pipelines[pid], self.outboxes[pid]
+                self.pool.pipeline_table.pop(pid, None)
+                raise
             self._drain()
         return pid
 
     def send(self, data: bytes, stream: str, pid: uuid.UUID | None) -> None:
+        _check_fragments(data)
         stream_type = psrpcore.StreamType.prompt_response if stream == "pr" else psrpcore.StreamType.default
         with self.lock:
             self.pool.receive_data(psrpcore.PSRPPayload(data, stream_type, pid))
@@ -162,8 +221,9 @@ class Runspace:
         while True:
             try:
                 event = self.pool.next_event()
-            except psrpcore.PSRPCoreError as exc:
-                raise RunspaceError(str(exc)) from None
+            except (psrpcore.PSRPCoreError, struct.error, ValueError, KeyError, ParseError) as exc:
+                # Whatever the bytes were, they are consumed: the runspace stays usable.
+                raise RunspaceError(f"The PSRP data could not be processed: {exc}") from None
             if event is None:
                 return
             self._on_event(event)
@@ -192,9 +252,13 @@ class Runspace:
 
     # ----------------------------------------------------------------- data out
 
+    def fit_fragments(self, receive_budget: int) -> None:
+        """Make later fragments fit a Receive of ``receive_budget`` bytes ([MS-WSMV] MaxEnvelopeSize)."""
+        self.fragment_size = max(256, min(FRAGMENT_SIZE, receive_budget))
+
     def _drain(self) -> None:
         """Move whatever psrpcore queued into the per-target outboxes. Caller holds the lock."""
-        while (payload := self.pool.data_to_send(FRAGMENT_SIZE)) is not None:
+        while (payload := self.pool.data_to_send(self.fragment_size)) is not None:
             outbox = self.outboxes.get(payload.pipeline_id)
             if outbox is None:  # the pipeline was closed meanwhile; nobody will read it
                 continue
@@ -231,7 +295,7 @@ class Runspace:
             if chunks or done:
                 return chunks, done
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or self.closed:
+            if remaining <= 0 or self.closed or self.outboxes.get(pid) is not outbox:
                 return None
             try:
                 await asyncio.wait_for(outbox.event.wait(), remaining)
@@ -263,10 +327,12 @@ class Runspace:
         self.stop(pid)
         with self.lock:
             run = self.pipelines.pop(pid, None)
-            self.outboxes.pop(pid, None)
+            outbox = self.outboxes.pop(pid, None)
             if run is not None:
                 run.closed = True
                 self.pool.pipeline_table.pop(pid, None)
+            if outbox is not None:
+                self._notify(outbox)  # a Receive waiting on it returns now
 
     def close(self) -> None:
         for pid in list(self.pipelines):
@@ -421,7 +487,6 @@ class _OutputWriter:
     def __init__(self, runspace: Runspace, run: PipelineRun) -> None:
         self.runspace = runspace
         self.run = run
-        self.writer = runspace._writer
         self.messages: list[bytes] = []
         self.pending = 0
         self.last_flush = time.monotonic()
@@ -430,8 +495,9 @@ class _OutputWriter:
 
     def write(self, value: Any) -> None:
         try:
-            data = self.writer.dumps(value)
-        except TypeError:
+            # One shared writer: its per-shape templates are built once per process, not per session.
+            data = clixml.dumps(value)
+        except (TypeError, ValueError):
             data = generic_dumps(value)
         self.messages.append(data)
         self.pending += len(data) + 61
@@ -456,7 +522,8 @@ class _OutputWriter:
         chunk = bytearray()
         chunks: list[bytes] = []
         header = self.header
-        room = FRAGMENT_SIZE - 21
+        fragment_size = rs.fragment_size
+        room = fragment_size - 21
         for i, data in enumerate(messages):
             message = header + data
             object_id = first + i
@@ -469,10 +536,10 @@ class _OutputWriter:
                     flags = (1 if fid == 0 else 0) | (2 if start + room >= len(message) else 0)
                     chunk += struct.pack(">QQBI", object_id, fid, flags, len(piece))
                     chunk += piece
-                    if len(chunk) >= FRAGMENT_SIZE:
+                    if len(chunk) >= fragment_size:
                         chunks.append(bytes(chunk))
                         chunk = bytearray()
-            if len(chunk) >= FLUSH_BYTES:
+            if len(chunk) >= min(FLUSH_BYTES, fragment_size):
                 chunks.append(bytes(chunk))
                 chunk = bytearray()
         if chunk:

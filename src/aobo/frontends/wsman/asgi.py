@@ -113,7 +113,7 @@ class WSManEndpoint:
         except WSManFault as fault:
             if fault.code != FaultCode.OPERATION_TIMED_OUT:
                 log.info("fault %s: %s", fault.subcode, fault.reason.split("\r\n", 1)[0])
-            return fault_response(fault, message_id)
+            return fault_response(fault, message_id or fault.relates_to)
         except Exception:
             log.exception("unexpected error while serving a WS-Man request")
             fault = WSManFault(

@@ -79,7 +79,10 @@ def format_duration(seconds: float) -> str:
 
 
 def parse_request(data: bytes) -> WSManRequest:
-    """Parse one request envelope; raise :class:`WSManFault` for anything malformed."""
+    """Parse one request envelope; raise :class:`WSManFault` for anything malformed.
+
+    Once the MessageID is known, a fault carries it in ``relates_to`` so the reply can echo it.
+    """
     try:
         root = fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except (ParseError, DefusedXmlException, ValueError) as exc:
@@ -95,8 +98,16 @@ def parse_request(data: bytes) -> WSManRequest:
     if header is None or body is None:
         raise invalid_message("The SOAP envelope needs a Header and a Body.")
 
-    action = _text(header, H_ACTION)
     message_id = _text(header, H_MESSAGE_ID)
+    try:
+        return _parse_headers(header, body, message_id)
+    except WSManFault as fault:
+        fault.relates_to = message_id or None
+        raise
+
+
+def _parse_headers(header: Element, body: Element, message_id: str | None) -> WSManRequest:
+    action = _text(header, H_ACTION)
     if not action or not message_id:
         raise WSManFault(
             FaultCode.INVALID_HEADER,

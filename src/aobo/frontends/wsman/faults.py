@@ -49,6 +49,8 @@ class WSManFault(Exception):
         self.subcode = subcode
         self.sender = sender
         self.detail_uri = detail_uri
+        #: The MessageID of the request the fault answers, when the request got that far.
+        self.relates_to: str | None = None
 
 
 def timed_out() -> WSManFault:

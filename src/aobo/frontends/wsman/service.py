@@ -322,13 +322,15 @@ class WSManService:
         desired = receive.find(f"{{{ns.SHELL}}}DesiredStream")
         command_id = (desired.get("CommandId") or "").upper() if desired is not None else ""
         pid = self._pipeline_for(shell, command_id) if command_id else None
-        timeout = min(
-            request.operation_timeout or self.settings.default_operation_timeout,
-            self.settings.max_operation_timeout,
-        )
+        timeout = self.settings.default_operation_timeout
+        if request.operation_timeout is not None:  # PT0S means "answer at once", not "use the default"
+            timeout = request.operation_timeout
+        timeout = min(timeout, self.settings.max_operation_timeout)
         max_env = min(request.max_envelope_size or self.settings.max_envelope_size, self.settings.max_envelope_size)
+        budget = responses.receive_budget(max_env)
+        shell.runspace.fit_fragments(budget)
         try:
-            result = await shell.runspace.receive(pid, responses.receive_budget(max_env), timeout)
+            result = await shell.runspace.receive(pid, budget, timeout)
         except KeyError:
             raise faults.unknown_command(command_id) from None
         if result is None:

@@ -109,9 +109,7 @@ def upgrade() -> None:
         ),
         sa.CheckConstraint("state IN ('active', 'removed')", name="ck_partner_relationships_state"),
     )
-    op.create_index(
-        "ix_partner_relationships_customer_tenant_id", "partner_relationships", ["customer_tenant_id"]
-    )
+    op.create_index("ix_partner_relationships_customer_tenant_id", "partner_relationships", ["customer_tenant_id"])
 
     op.create_table(
         "recipients",
@@ -130,9 +128,7 @@ def upgrade() -> None:
         sa.Column("recipient_type", sa.String(64), nullable=False),
         sa.Column("recipient_type_details", sa.String(64), nullable=False),
         sa.Column("distinguished_name", sa.String(1024), nullable=False),
-        sa.Column(
-            "hidden_from_address_lists_enabled", sa.Boolean(), nullable=False, server_default=sa.false()
-        ),
+        sa.Column("hidden_from_address_lists_enabled", sa.Boolean(), nullable=False, server_default=sa.false()),
         sa.Column("forwarding_address", sa.String(1024), nullable=True),
         sa.Column("forwarding_smtp_address", sa.String(320), nullable=True),
         sa.Column("deliver_to_mailbox_and_forward", sa.Boolean(), nullable=False, server_default=sa.false()),
@@ -143,14 +139,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_recipients"),
     )
     op.create_index("ix_recipients_tenant_id_id", "recipients", ["tenant_id", "id"])
-    op.create_index(
-        "ix_recipients_tenant_id_rtd_id", "recipients", ["tenant_id", "recipient_type_details", "id"]
-    )
+    op.create_index("ix_recipients_tenant_id_rtd_id", "recipients", ["tenant_id", "recipient_type_details", "id"])
     op.create_index("ix_recipients_guid", "recipients", ["guid"])
     op.create_index("ix_recipients_exchange_guid", "recipients", ["exchange_guid"])
-    op.create_index(
-        "ix_recipients_external_directory_object_id", "recipients", ["external_directory_object_id"]
-    )
+    op.create_index("ix_recipients_external_directory_object_id", "recipients", ["external_directory_object_id"])
     for column in (
         "name",
         "alias",
@@ -172,9 +164,7 @@ def upgrade() -> None:
         sa.Column(
             "recipient_id",
             sa.Integer(),
-            sa.ForeignKey(
-                "recipients.id", name="fk_recipient_addresses_recipient_id_recipients", ondelete="CASCADE"
-            ),
+            sa.ForeignKey("recipients.id", name="fk_recipient_addresses_recipient_id_recipients", ondelete="CASCADE"),
             nullable=False,
         ),
         sa.Column("prefix", sa.String(16), nullable=False),
