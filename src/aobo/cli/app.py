@@ -106,17 +106,13 @@ def serve(
     data: DataDir = Path("aobo-data"),
     db: DbUrl = None,
     demo: Annotated[bool, typer.Option("--demo", help="Seed the demo tenants and accounts first.")] = False,
-    cert: Annotated[
-        Path | None, typer.Option(help="PEM certificate chain (default: self-signed, generated).")
-    ] = None,
+    cert: Annotated[Path | None, typer.Option(help="PEM certificate chain (default: self-signed, generated).")] = None,
     key: Annotated[Path | None, typer.Option(help="PEM private key for --cert.")] = None,
     insecure_http: Annotated[
         bool, typer.Option("--insecure-http", help="Serve plain HTTP: passwords travel in clear text.")
     ] = False,
     max_sessions: Annotated[int, typer.Option(min=1, help="Open sessions allowed per account.")] = 3,
-    idle_timeout: Annotated[
-        float, typer.Option(min=1, help="Seconds before an unused session is removed.")
-    ] = 900.0,
+    idle_timeout: Annotated[float, typer.Option(min=1, help="Seconds before an unused session is removed.")] = 900.0,
     access_log: Annotated[bool, typer.Option(help="Log one line per HTTP request.")] = False,
 ) -> None:
     """Serve the remote PowerShell endpoint (HTTPS by default) until Ctrl+C or SIGTERM."""

@@ -251,9 +251,7 @@ def _choose_set(bound: BoundParameters) -> str | None:
         return candidates[0]
     if defn.default_parameter_set in candidates:
         return defn.default_parameter_set
-    satisfied = [
-        s for s in candidates if all(p.name in bound.values for p in defn.all_parameters if p.mandatory_in(s))
-    ]
+    satisfied = [s for s in candidates if all(p.name in bound.values for p in defn.all_parameters if p.mandatory_in(s))]
     if len(satisfied) == 1:
         return satisfied[0]
     return None
@@ -274,9 +272,7 @@ def finalize(bound: BoundParameters, *, input_pending: bool = False) -> BoundPar
     missing = [
         p.name
         for p in defn.all_parameters
-        if p.mandatory_in(chosen)
-        and p.name not in bound.values
-        and not (input_pending and p.takes_pipeline_input)
+        if p.mandatory_in(chosen) and p.name not in bound.values and not (input_pending and p.takes_pipeline_input)
     ]
     if missing:
         names = "".join(f" {n}" for n in missing)

@@ -50,9 +50,7 @@ def _get_command(inv: Invocation) -> Iterator[Any]:
         names = bound.get("Name")
         verbs, nouns = bound.get("Verb"), bound.get("Noun")
         total = bound.get("TotalCount")
-        found = find_commands(
-            inv.registry, names, bound.get("CommandType"), inv.ctx.roles, bound.get("Module")
-        )
+        found = find_commands(inv.registry, names, bound.get("CommandType"), inv.ctx.roles, bound.get("Module"))
         if verbs:
             found = [d for d in found if any(matches(v, d.verb) for v in verbs)]
         if nouns:
@@ -95,9 +93,7 @@ GET_COMMAND: Final = CmdletDefinition(
             parameter_sets=("CmdletSet",),
             value_from_pipeline_by_property_name=True,
         ),
-        Parameter(
-            "Module", StringArrayType(), aliases=("PSSnapin",), value_from_pipeline_by_property_name=True
-        ),
+        Parameter("Module", StringArrayType(), aliases=("PSSnapin",), value_from_pipeline_by_property_name=True),
         Parameter(
             "FullyQualifiedModule",
             ObjectArrayType("Microsoft.PowerShell.Commands.ModuleSpecification[]"),
@@ -331,9 +327,7 @@ def _property_specs(raw: Sequence[Any]) -> list[tuple[str, str]]:
             expression = keys.get("expression", keys.get("e"))
             label = keys.get("name", keys.get("n", keys.get("label", keys.get("l"))))
             if not isinstance(expression, str):
-                raise _unsupported(
-                    "Calculated properties need a property name as Expression in this runspace."
-                )
+                raise _unsupported("Calculated properties need a property name as Expression in this runspace.")
             specs.append((str(label) if label is not None else expression, expression))
         else:
             specs.append((display(item), display(item)))

@@ -34,13 +34,9 @@ def resolve_recipient(
     tenant_id = ctx.tenant.id
     rows: list[Any] = []
     if ref.guid is not None:
-        rows = store.find_recipients(
-            tenant_id, str(ref.guid), recipient_type_details=recipient_type_details, limit=2
-        )
+        rows = store.find_recipients(tenant_id, str(ref.guid), recipient_type_details=recipient_type_details, limit=2)
     if not rows and ref.value:
-        rows = store.find_recipients(
-            tenant_id, ref.value, recipient_type_details=recipient_type_details, limit=2
-        )
+        rows = store.find_recipients(tenant_id, ref.value, recipient_type_details=recipient_type_details, limit=2)
     if not rows:
         raise CmdletError(texts.object_not_found(str(ref), cmdlet), terminating=False)
     if len(rows) > 1:

@@ -20,9 +20,7 @@ from aobo.cmdlets.results import Dictionary, EnumValue, ExchangeObject, MultiVal
 from aobo.cmdlets.texts import TASK_CLASSES
 
 _MSCORLIB: Final = "mscorlib, Version=4.0.0.0, Culture=neutral, PublicKeyToken=b77a5c561934e089"
-_SMA: Final = (
-    "System.Management.Automation, Version=3.0.0.0, Culture=neutral, PublicKeyToken=31bf3856ad364e35"
-)
+_SMA: Final = "System.Management.Automation, Version=3.0.0.0, Culture=neutral, PublicKeyToken=31bf3856ad364e35"
 
 COUNT_SHAPE: Final = ObjectShape(
     (

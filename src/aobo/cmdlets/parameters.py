@@ -199,9 +199,7 @@ class IntegerType(ParameterType):
             )
         if not self.low <= number <= self.high:
             short = self.dotnet_name.rsplit(".", 1)[-1]
-            raise cannot_convert(
-                value, self.dotnet_name, f"Value was either too large or too small for an {short}."
-            )
+            raise cannot_convert(value, self.dotnet_name, f"Value was either too large or too small for an {short}.")
         return number
 
 
@@ -398,9 +396,7 @@ class IdentityType(ParameterType):
     """An Exchange ``*IdParameter``: a string, a GUID, or an object (piped Exchange object, or a
     client-side PSCustomObject as a mapping) whose Guid and Identity are taken."""
 
-    def __init__(
-        self, dotnet_name: str = "Microsoft.Exchange.Configuration.Tasks.MailboxIdParameter"
-    ) -> None:
+    def __init__(self, dotnet_name: str = "Microsoft.Exchange.Configuration.Tasks.MailboxIdParameter") -> None:
         self.dotnet_name = dotnet_name
 
     def convert(self, value: Any) -> Any:

@@ -113,9 +113,7 @@ class ObjectShape:
 
     def make(self, values: Sequence[Any], to_string: str | None = None) -> ExchangeObject:
         if len(values) != len(self.property_names):
-            raise ValueError(
-                f"{self.type_names[:1]} needs {len(self.property_names)} values, got {len(values)}"
-            )
+            raise ValueError(f"{self.type_names[:1]} needs {len(self.property_names)} values, got {len(values)}")
         return ExchangeObject(self, tuple(values), to_string)
 
 

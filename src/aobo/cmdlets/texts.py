@@ -18,9 +18,7 @@ from aobo.cmdlets.results import ErrorCategory, ErrorRecord
 PARAMETER_BINDING_EXCEPTION: Final = "System.Management.Automation.ParameterBindingException"
 
 NAMED_PARAMETER_NOT_FOUND: Final = "A parameter cannot be found that matches parameter name '{name}'."
-POSITIONAL_PARAMETER_NOT_FOUND: Final = (
-    "A positional parameter cannot be found that accepts argument '{arg}'."
-)
+POSITIONAL_PARAMETER_NOT_FOUND: Final = "A positional parameter cannot be found that accepts argument '{arg}'."
 AMBIGUOUS_PARAMETER: Final = (
     "Parameter cannot be processed because the parameter name '{name}' is ambiguous. "
     "Possible matches include: {matches}."
@@ -31,9 +29,7 @@ PARAMETER_ALREADY_BOUND: Final = (
     'values to parameters that can accept multiple values, use the array syntax. For example, "-parameter '
     'value1,value2,value3".'
 )
-MISSING_MANDATORY: Final = (
-    "Cannot process command because of one or more missing mandatory parameters:{names}."
-)
+MISSING_MANDATORY: Final = "Cannot process command because of one or more missing mandatory parameters:{names}."
 MISSING_ARGUMENT: Final = (
     "Missing an argument for parameter '{name}'. Specify a parameter of type '{type}' and try again."
 )
@@ -159,9 +155,7 @@ THROW_SITES: Final[dict[tuple[str, str], str]] = {
     ("Set-Mailbox", "Ambiguous"): "4A92F0D1",
 }
 
-OBJECT_NOT_FOUND: Final = (
-    "The operation couldn't be performed because object '{id}' couldn't be found on '{dc}'."
-)
+OBJECT_NOT_FOUND: Final = "The operation couldn't be performed because object '{id}' couldn't be found on '{dc}'."
 OBJECT_AMBIGUOUS: Final = "The operation couldn't be performed because '{id}' matches multiple entries."
 FILTER_NOT_SUPPORTED: Final = (
     "The Filter parameter isn't supported by this server yet. Use Identity, Anr or RecipientTypeDetails, "

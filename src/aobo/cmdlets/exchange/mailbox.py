@@ -120,17 +120,11 @@ def _get_mailbox(inv: Invocation) -> Iterator[Any]:
     make = mailbox_factory(inv.ctx.tenant)
     for bound in inv.each():
         if bound.is_bound("Filter"):
-            raise CmdletError(
-                texts.not_supported(texts.FILTER_NOT_SUPPORTED, "Get-Mailbox"), terminating=True
-            )
+            raise CmdletError(texts.not_supported(texts.FILTER_NOT_SUPPORTED, "Get-Mailbox"), terminating=True)
         if bound.is_bound("SortBy"):
-            yield VerboseRecord(
-                f"SortBy {bound['SortBy']} is accepted but not applied; results are in creation order."
-            )
+            yield VerboseRecord(f"SortBy {bound['SortBy']} is accepted but not applied; results are in creation order.")
         requested = bound.get("RecipientTypeDetails")
-        types: Sequence[str] = (
-            tuple(t for t in requested if t in MAILBOX_TYPES) if requested else MAILBOX_TYPES
-        )
+        types: Sequence[str] = tuple(t for t in requested if t in MAILBOX_TYPES) if requested else MAILBOX_TYPES
         result_size = bound.get("ResultSize", DEFAULT_RESULT_SIZE)
         identity: IdentityRef | None = bound.get("Identity")
         if identity is not None and not (identity.guid is None and has_wildcards(identity.value)):

@@ -136,9 +136,7 @@ def _enum(type_name: str, values: Mapping[str, int]) -> dict[str, EnumValue]:
     return {name: EnumValue(names, name, number) for name, number in values.items()}
 
 
-RECIPIENT_TYPE: Final = _enum(
-    "Microsoft.Exchange.Data.Directory.Recipient.RecipientType", RECIPIENT_TYPE_VALUES
-)
+RECIPIENT_TYPE: Final = _enum("Microsoft.Exchange.Data.Directory.Recipient.RecipientType", RECIPIENT_TYPE_VALUES)
 RECIPIENT_TYPE_DETAILS: Final = _enum(
     "Microsoft.Exchange.Data.Directory.Recipient.RecipientTypeDetails", RECIPIENT_TYPE_DETAILS_VALUES
 )
@@ -273,9 +271,7 @@ def organizational_unit(tenant: Tenant) -> str:
     return f"{_FOREST.lower()}/Microsoft Exchange Hosted Organizations/{tenant.initial_domain}"
 
 
-_LEGACY_DN_PREFIX: Final = (
-    "/o=ExchangeLabs/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn="
-)
+_LEGACY_DN_PREFIX: Final = "/o=ExchangeLabs/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn="
 
 # Indexes of the properties set per row, resolved once.
 _I_DELIVER = _i("DeliverToMailboxAndForward")
@@ -337,9 +333,7 @@ def _guid(text: str) -> uuid.UUID:
     return u
 
 
-if _guid("0b6b5d9c-3b49-4a3e-9d1a-6e1e2f3a4b5c") != _UUID(
-    "0b6b5d9c-3b49-4a3e-9d1a-6e1e2f3a4b5c"
-):  # pragma: no cover
+if _guid("0b6b5d9c-3b49-4a3e-9d1a-6e1e2f3a4b5c") != _UUID("0b6b5d9c-3b49-4a3e-9d1a-6e1e2f3a4b5c"):  # pragma: no cover
     _guid = _UUID  # type: ignore[assignment]  # a future uuid module laid out differently
 
 

@@ -21,9 +21,7 @@ MAILBOX_TYPE_NAMES: Final = (
     "System.Object",
 )
 
-_CUSTOM_ATTRIBUTES: Final = tuple(
-    f"CustomAttribute{i}" for i in (1, 10, 11, 12, 13, 14, 15, 2, 3, 4, 5, 6, 7, 8, 9)
-)
+_CUSTOM_ATTRIBUTES: Final = tuple(f"CustomAttribute{i}" for i in (1, 10, 11, 12, 13, 14, 15, 2, 3, 4, 5, 6, 7, 8, 9))
 
 MAILBOX_PROPERTIES: Final[tuple[str, ...]] = (
     "Database",
