@@ -533,7 +533,8 @@ def test_receive_responses_fit_a_small_max_envelope_size(client: raw.RawClient, 
         ps, arguments = psrp.powershell("Get-Mailbox", ResultSize=40)
         command_id = client.command(shell_id, arguments)
         oversized = []
-        for _ in range(200):
+        # 40 mailboxes of ~14 KB through 3 KB Receives take about 200 of them.
+        for _ in range(2000):
             response = client.post(
                 raw.envelope(
                     ns.ACTION_RECEIVE,
@@ -549,6 +550,7 @@ def test_receive_responses_fit_a_small_max_envelope_size(client: raw.RawClient, 
                 oversized.append(len(response.content))
             if result.done:
                 break
+        assert result.done
         assert len([e for e in psrp.events if type(e).__name__ == "PipelineOutputEvent"]) == 40
         assert oversized == []
     finally:

@@ -369,7 +369,6 @@ def test_warnings_errors_and_progress_keep_their_place_among_output() -> None:
         await h.open()
         events = await h.finish(h.start(h.command()))
         assert kinds(events) == [
-            "PipelineState",  # Running
             "PipelineOutput",
             "WarningRecord",
             "PipelineOutput",
@@ -648,7 +647,6 @@ def test_receive_is_woken_by_data_from_a_worker() -> None:
     async def body(h: Harness) -> None:
         await h.open()
         pid = h.start(h.command())
-        await h.receive(pid)  # the Running state
         waiting = asyncio.ensure_future(h.runspace.receive(pid, BIG, 5.0))
         await asyncio.sleep(0.1)
         assert not waiting.done()
@@ -716,7 +714,6 @@ def test_close_wakes_a_waiting_pipeline_receive() -> None:
     async def body(h: Harness) -> None:
         await h.open()
         pid = h.start(h.command())
-        await h.receive(pid)  # the Running state
         waiting = asyncio.ensure_future(h.runspace.receive(pid, BIG, 3.0))
         await asyncio.sleep(0.1)
         started = time.monotonic()
@@ -748,7 +745,7 @@ def test_object_ids_are_unique_across_psrpcore_messages_and_the_fast_output_path
 
     h = serve(body, run=run)
     messages = check_framing(h.received, h.client.runspace_pool_id)
-    assert messages == 3 + 4 * (2 + 60 + 20 + 9)
+    assert messages == 3 + 4 * (1 + 60 + 20 + 9)  # per pipeline: Completed state, outputs, warnings, progress
 
 
 # --------------------------------------------------------------------------------------- bad client data

@@ -56,7 +56,7 @@ class RunspaceError(Exception):
 class Outbox:
     """Fragments waiting for one target's Receive."""
 
-    __slots__ = ("chunks", "done_sent", "event", "finished", "size", "space")
+    __slots__ = ("chunks", "done_sent", "event", "finished", "size", "space", "waiting")
 
     def __init__(self) -> None:
         self.chunks: deque[bytes] = deque()
@@ -65,6 +65,9 @@ class Outbox:
         self.space = threading.Condition(threading.Lock())
         self.finished = False  # the pipeline reached a final state and all of it is queued
         self.done_sent = False
+        # A Receive is parked on this outbox. Set and cleared under the runspace lock, so producers
+        # wake the event loop only when someone listens (not once per 32 KiB of output).
+        self.waiting = False
 
     def take(self, budget: int) -> list[bytes]:
         """Whole fragments from the front, at most ``budget`` bytes (or one fragment if larger)."""
@@ -266,7 +269,11 @@ class Runspace:
             outbox.size += len(payload.data)
             self._notify(outbox)
 
-    def _notify(self, outbox: Outbox) -> None:
+    def _notify(self, outbox: Outbox, *, force: bool = False) -> None:
+        """Wake a Receive parked on ``outbox``. Caller holds the lock (or the runspace is closing)."""
+        if not (outbox.waiting or force):
+            return
+        outbox.waiting = False
         try:
             on_loop = asyncio.get_running_loop() is self.loop
         except RuntimeError:
@@ -289,6 +296,7 @@ class Runspace:
                 done = outbox.finished and not outbox.chunks
                 if done:
                     outbox.done_sent = True
+                outbox.waiting = not (chunks or done)
             if chunks:
                 with outbox.space:
                     outbox.space.notify_all()
@@ -332,7 +340,7 @@ class Runspace:
                 run.closed = True
                 self.pool.pipeline_table.pop(pid, None)
             if outbox is not None:
-                self._notify(outbox)  # a Receive waiting on it returns now
+                self._notify(outbox, force=True)  # a Receive waiting on it returns now
 
     def close(self) -> None:
         for pid in list(self.pipelines):
@@ -340,7 +348,7 @@ class Runspace:
         with self.lock:
             self.closed = True
             for outbox in self.outboxes.values():
-                self._notify(outbox)
+                self._notify(outbox, force=True)
             try:
                 self.pool.begin_close()
                 self.pool.close()
@@ -362,8 +370,8 @@ class Runspace:
             with self.lock:
                 if run.closed or self.closed:
                     return
-                run.pipe.start()
-                self._drain()
+                # Windows never sends PipelineState Running; skipping it saves a message and a wake-up.
+                run.pipe._change_state(PSInvocationState.Running, emit=False)
             metadata = run.pipe.metadata
             if isinstance(metadata, psrpcore.GetMetadata):
                 names = [str(n) for n in (metadata.name or [])] or None
@@ -387,10 +395,12 @@ class Runspace:
                     self._write_record(run, item)
                 else:
                     out.write(item)
-            out.flush()
+            last = out.frame()
             with self.lock:
                 if run.closed or self.closed:
                     return
+                # The last output and the Completed state reach the client in the same Receive.
+                out.enqueue(last)
                 run.pipe.complete()
                 self._finish(run)
         except PipelineStopped:
@@ -509,15 +519,41 @@ class _OutputWriter:
         self.pending = 0
 
     def flush(self) -> None:
-        if not self.messages:
+        chunks = self.frame()
+        if not chunks:
             return
-        messages, self.messages, self.pending = self.messages, [], 0
-        self.last_flush = time.monotonic()
         rs = self.runspace
         outbox = self.run.outbox
         with rs.lock:
             if self.run.closed or rs.closed:
                 return
+            self.enqueue(chunks)
+            rs._notify(outbox)
+        # Back-pressure: a slow client must not make us buffer a whole tenant in memory.
+        if outbox.size > HIGH_WATER:
+            with outbox.space:
+                outbox.space.wait_for(
+                    lambda: (
+                        outbox.size <= HIGH_WATER // 2 or self.run.stopping.is_set() or self.run.closed or rs.closed
+                    ),
+                    timeout=None,
+                )
+
+    def enqueue(self, chunks: list[bytes]) -> None:
+        """Append framed chunks to the outbox; caller holds the runspace lock."""
+        outbox = self.run.outbox
+        for c in chunks:
+            outbox.chunks.append(c)
+            outbox.size += len(c)
+
+    def frame(self) -> list[bytes]:
+        """The pending messages as PSRP fragments, in chunks of about FLUSH_BYTES."""
+        if not self.messages:
+            return []
+        messages, self.messages, self.pending = self.messages, [], 0
+        self.last_flush = time.monotonic()
+        rs = self.runspace
+        with rs.lock:
             first = rs.reserve_object_ids(len(messages))
         chunk = bytearray()
         chunks: list[bytes] = []
@@ -544,19 +580,4 @@ class _OutputWriter:
                 chunk = bytearray()
         if chunk:
             chunks.append(bytes(chunk))
-        with rs.lock:
-            if self.run.closed or rs.closed:
-                return
-            for c in chunks:
-                outbox.chunks.append(c)
-                outbox.size += len(c)
-            rs._notify(outbox)
-        # Back-pressure: a slow client must not make us buffer a whole tenant in memory.
-        if outbox.size > HIGH_WATER:
-            with outbox.space:
-                outbox.space.wait_for(
-                    lambda: (
-                        outbox.size <= HIGH_WATER // 2 or self.run.stopping.is_set() or self.run.closed or rs.closed
-                    ),
-                    timeout=None,
-                )
+        return chunks
