@@ -7,6 +7,7 @@ from worker threads. Every write is one transaction.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import re
@@ -616,32 +617,18 @@ class Store:
         value = identity.strip()
         if not value or limit < 1:
             return []
-        low = value.lower()
-        r, a = recipients.c, recipient_addresses.c
-        # One indexed lookup per identity form, combined with UNION: an OR across the columns
-        # makes SQLite scan the whole tenant instead.
-        in_tenant = r.tenant_id == tenant_id
-        lookups: list[Any] = [sa.select(r.id).where(in_tenant, sa.func.lower(r[c]) == low) for c in _IDENTITY_COLUMNS]
         guid = _parse_guid(value)
-        if guid is not None:
-            # No tenant condition here: it would tempt SQLite into scanning the tenant instead of
-            # using the GUID index. The outer query keeps the result in the tenant.
-            lookups += [sa.select(r.id).where(r[c] == guid) for c in _GUID_COLUMNS]
-        lookups.append(sa.select(a.recipient_id).where(a.tenant_id == tenant_id, a.address_lower == low))
         proxy = _PROXY.match(value)
+        params: dict[str, Any] = {"tenant_id": tenant_id, "low": value.lower(), "limit": limit}
+        if guid is not None:
+            params["guid"] = guid
         if proxy:
-            lookups.append(
-                sa.select(a.recipient_id).where(
-                    a.tenant_id == tenant_id,
-                    a.prefix == proxy[1].lower(),
-                    a.address_lower == proxy[2].lower(),
-                )
-            )
-        where = [in_tenant, r.id.in_(sa.union(*lookups))]
+            params["prefix"], params["proxy_low"] = proxy[1].lower(), proxy[2].lower()
         if recipient_type_details is not None:
-            where.append(r.recipient_type_details.in_(list(recipient_type_details)))
+            params["types"] = list(recipient_type_details)
+        statement = _find_recipients_statement(guid is not None, bool(proxy), recipient_type_details is not None)
         with self._read() as conn:
-            return list(conn.execute(sa.select(recipients).where(*where).order_by(r.id).limit(limit)).all())
+            return list(conn.execute(statement, params).all())
 
     def get_recipient(self, tenant_id: int, recipient_id: int) -> Row[Any]:
         with self._read() as conn:
@@ -1120,3 +1107,32 @@ def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
             chunk = []
     if chunk:
         yield chunk
+
+
+@functools.cache
+def _find_recipients_statement(by_guid: bool, by_proxy: bool, by_type: bool) -> sa.Select[Any]:
+    """The identity lookup for one combination of forms, built once: SQLAlchemy then reuses its
+    compiled form instead of building and hashing a new UNION for every call."""
+    r, a = recipients.c, recipient_addresses.c
+    tenant_id, low = sa.bindparam("tenant_id"), sa.bindparam("low")
+    # One indexed lookup per identity form, combined with UNION: an OR across the columns
+    # makes SQLite scan the whole tenant instead.
+    in_tenant = r.tenant_id == tenant_id
+    lookups: list[Any] = [sa.select(r.id).where(in_tenant, sa.func.lower(r[c]) == low) for c in _IDENTITY_COLUMNS]
+    if by_guid:
+        # No tenant condition here: it would tempt SQLite into scanning the tenant instead of
+        # using the GUID index. The outer query keeps the result in the tenant.
+        lookups += [sa.select(r.id).where(r[c] == sa.bindparam("guid")) for c in _GUID_COLUMNS]
+    lookups.append(sa.select(a.recipient_id).where(a.tenant_id == tenant_id, a.address_lower == low))
+    if by_proxy:
+        lookups.append(
+            sa.select(a.recipient_id).where(
+                a.tenant_id == tenant_id,
+                a.prefix == sa.bindparam("prefix"),
+                a.address_lower == sa.bindparam("proxy_low"),
+            )
+        )
+    where = [in_tenant, r.id.in_(sa.union(*lookups))]
+    if by_type:
+        where.append(r.recipient_type_details.in_(sa.bindparam("types", expanding=True)))
+    return sa.select(recipients).where(*where).order_by(r.id).limit(sa.bindparam("limit"))

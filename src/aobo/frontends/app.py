@@ -13,9 +13,11 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from aobo.cmdlets.catalog import default_registry
+from aobo.cmdlets.exchange.mailbox_object import MAILBOX_SHAPE
 from aobo.cmdlets.registry import Registry
 from aobo.domain.store import Store
 from aobo.frontends.credentials import CredentialVerifier
+from aobo.frontends.psrp import clixml
 from aobo.frontends.wsman.asgi import WSManEndpoint, is_endpoint
 from aobo.frontends.wsman.service import WSManService
 from aobo.settings import Settings
@@ -36,6 +38,8 @@ def create_app(store: Store, settings: Settings, registry: Registry | None = Non
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         service.bind_loop(asyncio.get_running_loop())
+        # Compiling the mailbox renderer takes tens of milliseconds: do it before the first request.
+        clixml.prepare(MAILBOX_SHAPE)
         reaper = asyncio.create_task(_expire_idle(service, settings.idle_timeout))
         try:
             yield

@@ -416,6 +416,12 @@ class ClixmlWriter:
             return self._object(value, tpl, tpl.head0, msg).encode()
         return self._write(value, "", _Message(0, {})).encode()
 
+    def prepare(self, shape: ObjectShape) -> None:
+        """Build the shape's template and renderer now, so no request pays their one-off cost."""
+        tpl = self._template(shape)
+        if tpl.renderer is None and self._generate_after is not None:
+            tpl.renderer = tpl.generate(self._helpers)
+
     def dumps_many(self, values: Iterable[Any]) -> list[bytes]:
         """:meth:`dumps` for each value: one message each, so RefIds restart for every value."""
         dumps = self.dumps
@@ -639,3 +645,4 @@ _default = ClixmlWriter()
 dumps = _default.dumps
 #: :meth:`ClixmlWriter.dumps_many` of a shared module-level writer.
 dumps_many = _default.dumps_many
+prepare = _default.prepare
