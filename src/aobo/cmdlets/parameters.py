@@ -207,6 +207,21 @@ _TRUE_WORDS: Final = frozenset({"true", "$true", "1"})
 _FALSE_WORDS: Final = frozenset({"false", "$false", "0"})
 
 
+def _truth(value: Any) -> bool | None:
+    """The boolean a [bool] or switch parameter reads from ``value``, or None if it has none."""
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int | float):
+        return value != 0
+    if isinstance(value, str) and value.strip().lower() in _TRUE_WORDS | _FALSE_WORDS:
+        return value.strip().lower() in _TRUE_WORDS
+    if isinstance(value, Mapping | ExchangeObject):
+        found, present = property_of(value, "IsPresent")
+        if found:
+            return bool(present)
+    return None
+
+
 class BoolType(ParameterType):
     """``[bool]``: PowerShell accepts only booleans and numbers here.
 
@@ -219,16 +234,9 @@ class BoolType(ParameterType):
     def convert(self, value: Any) -> Any:
         if value is None:
             return None
-        if isinstance(value, bool):
-            return bool(value)
-        if isinstance(value, int | float):
-            return value != 0
-        if isinstance(value, str) and value.strip().lower() in _TRUE_WORDS | _FALSE_WORDS:
-            return value.strip().lower() in _TRUE_WORDS
-        if isinstance(value, Mapping | ExchangeObject):
-            found, present = property_of(value, "IsPresent")
-            if found:
-                return bool(present)
+        truth = _truth(value)
+        if truth is not None:
+            return truth
         type_name = "System.String" if isinstance(value, str) else display(value)
         raise ConversionError(
             f'Cannot convert value "{type_name}" to type "System.Boolean". Boolean parameters accept only '
@@ -246,16 +254,9 @@ class SwitchType(ParameterType):
     def convert(self, value: Any) -> Any:
         if value is None:
             return True
-        if isinstance(value, bool):
-            return bool(value)
-        if isinstance(value, int | float):
-            return value != 0
-        if isinstance(value, str) and value.strip().lower() in _TRUE_WORDS | _FALSE_WORDS:
-            return value.strip().lower() in _TRUE_WORDS
-        if isinstance(value, Mapping | ExchangeObject):
-            found, present = property_of(value, "IsPresent")
-            if found:
-                return bool(present)
+        truth = _truth(value)
+        if truth is not None:
+            return truth
         raise cannot_convert(
             value,
             self.dotnet_name,
