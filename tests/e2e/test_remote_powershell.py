@@ -34,6 +34,7 @@ def run(pool: RunspacePool, cmdlet: str, *params: tuple[str, object], input=None
 def test_open_metadata_get_mailbox_close(rps: Endpoint) -> None:
     with rps.pool(PARTNER_ADMIN, "contoso.onmicrosoft.com") as pool:
         assert str(pool.application_private_data.data["PSVersionTable"]["PSVersion"]).startswith("5.1")
+        assert pool.is_alive()  # WS-Man Get of the shell
         meta = pool.get_command_metadata(["*"])
         names = {m.name for m in meta}
         assert {"Get-Mailbox", "Set-Mailbox", "Select-Object", "Measure-Object"} <= names
@@ -288,3 +289,29 @@ def test_idle_sessions_expire(rps_short_idle: Endpoint) -> None:
         time.sleep(0.1)
     assert rps_short_idle.open_sessions(PARTNER_ADMIN) == 0
     assert not pool.is_alive()
+
+
+def test_import_pssession_side_pipelines(rps: Endpoint) -> None:
+    """Import-PSSession also runs Get-FormatData (counted with Measure-Object) and may run Get-Command."""
+    with rps.pool(PARTNER_ADMIN, "contoso.onmicrosoft.com") as pool:
+        ps = PowerShell(pool)
+        ps.add_cmdlet("Get-FormatData").add_parameter("TypeName", "*").add_parameter("PowerShellVersion", "5.1")
+        ps.add_cmdlet("Measure-Object")
+        ps.invoke()
+        assert not ps.had_errors, [str(e) for e in ps.streams.error]
+        assert objects_of(ps)[0]["Count"] == 0
+
+        ps = run(pool, "Get-Command", ("Name", "Get-Mail*"))
+        assert not ps.had_errors
+        assert [c["Name"] for c in objects_of(ps)] == ["Get-Mailbox"]
+
+
+def test_binding_errors_fail_the_pipeline_with_powershell_text(rps: Endpoint) -> None:
+    with rps.pool(PARTNER_ADMIN, "contoso.onmicrosoft.com") as pool:
+        ps = run(pool, "Get-Mailbox", ("NoSuchParameter", "x"))
+        assert ps.state == PSInvocationState.FAILED
+        assert str(ps.streams.error[0]) == "A parameter cannot be found that matches parameter name 'NoSuchParameter'."
+        assert ps.streams.error[0].fq_error == "NamedParameterNotFound,Get-Mailbox"
+        ps = run(pool, "Get-Nothing")
+        assert ps.state == PSInvocationState.FAILED
+        assert str(ps.streams.error[0]).startswith("The term 'Get-Nothing' is not recognized")
