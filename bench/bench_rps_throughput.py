@@ -5,7 +5,7 @@
 
 1. Starts aobo in a separate process with the demo world (fabrikam: 1,500 mailboxes) plus one
    generated customer of ``--mailboxes`` mailboxes (``seed_generated(store, 1, N)``, timed).
-2. For each tenant, a raw WS-Man client (``_common.RawClient``: httpx, HTTP/1.1 keep-alive, PSRP
+2. For each tenant, a raw WS-Man client (``_common.RawClient``: http.client, HTTP/1.1 keep-alive, PSRP
    requests built with psrpcore's client) sends ``Get-Mailbox -ResultSize Unlimited`` and Receives
    until the final PIPELINE_STATE, counting PIPELINE_OUTPUT messages from the fragment headers
    without deserialising anything. ``--runs`` timed runs after one warm-up (of at most 2,000
