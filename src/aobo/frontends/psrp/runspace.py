@@ -39,8 +39,9 @@ log = logging.getLogger(__name__)
 #: Size of the PSRP fragments we queue. Receives take whole fragments, so this bounds the
 #: smallest useful envelope; 32 KiB is what Windows uses and fits pypsrp's first 150 KiB envelope.
 FRAGMENT_SIZE = 32_768
-#: A pipeline worker pauses while this much output waits for the client (bounded memory).
-HIGH_WATER = 4 * 1024 * 1024
+#: A pipeline worker pauses while this much output waits for the client: two full Receives keep
+#: the client busy, and memory stays bounded however many pipelines stream at once.
+HIGH_WATER = 1024 * 1024
 #: Output is handed to the outbox in chunks of about this size, or after this many seconds.
 FLUSH_BYTES = FRAGMENT_SIZE - 1024
 FLUSH_INTERVAL = 0.02
