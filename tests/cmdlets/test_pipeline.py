@@ -19,6 +19,7 @@ from aobo.cmdlets.pipeline import (
     Invocation,
     PipelineStopped,
     audit_parameters,
+    redact_raw_parameters,
     run_pipeline,
 )
 from aobo.cmdlets.registry import CmdletDefinition, Parameter, Registry
@@ -482,3 +483,22 @@ def test_texts_are_the_ones_raised() -> None:
     # The module of texts is the single source: spot-check two against the reference wording.
     assert texts.SCRIPTS_NOT_ALLOWED.endswith("no-language mode.")
     assert texts.RESULT_SIZE_WARNING.format(n=1000).startswith("By default, only the first 1000 items are returned.")
+
+
+def test_redact_raw_parameters_hides_secrets_by_name_and_type() -> None:
+    from psrpcore.types import PSSecureString
+
+    raw = [
+        ("-Identity:", "alice"),
+        ("Password", "hunter2"),
+        ("NewValue", PSSecureString("s3cret")),
+        (None, "positional"),
+        ("ResultSize", 5),
+    ]
+    assert redact_raw_parameters(raw) == {
+        "Identity": "alice",
+        "Password": "******",
+        "NewValue": "******",
+        "$args[3]": "positional",
+        "ResultSize": 5,
+    }

@@ -53,6 +53,7 @@ __all__ = [
     "Invocation",
     "PipelineStopped",
     "audit_parameters",
+    "redact_raw_parameters",
     "run_pipeline",
 ]
 
@@ -360,6 +361,18 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple | MultiValued | set | frozenset):
         return [REDACTED if _is_secret(v) else _jsonable(v) for v in value]
     return str(value)
+
+
+def redact_raw_parameters(parameters: Sequence[tuple[str | None, Any]]) -> dict[str, Any]:
+    """Parameters as the client sent them (before binding, so a refused command is audited too), as
+    JSON-able values with the same redaction as :func:`audit_parameters`; positional ones are keyed
+    ``$args[i]``."""
+    out: dict[str, Any] = {}
+    for i, (name, value) in enumerate(parameters):
+        key = name.lstrip("-").rstrip(":") if name else f"$args[{i}]"
+        secret = any(part in key.lower() for part in _SECRET_NAME_PARTS) or _is_secret(value)
+        out[key] = REDACTED if secret else _jsonable(value)
+    return out
 
 
 def audit_parameters(bound: BoundParameters) -> dict[str, Any]:
