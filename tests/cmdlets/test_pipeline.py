@@ -502,3 +502,19 @@ def test_redact_raw_parameters_hides_secrets_by_name_and_type() -> None:
         "$args[3]": "positional",
         "ResultSize": 5,
     }
+
+
+def test_audit_error_text_never_quotes_a_secret() -> None:
+    from types import SimpleNamespace
+
+    from aobo.cmdlets.audit import audit_entries
+
+    ctx = SimpleNamespace(
+        caller=SimpleNamespace(user_principal_name="a@b.c"),
+        caller_tenant=SimpleNamespace(id=1),
+        tenant=SimpleNamespace(id=2),
+        session_id="S",
+    )
+    inv = CommandInvocation("Set-Thing", [("Password", "hunter2"), ("Password", "again"), ("Name", "x")])
+    [entry] = audit_entries(ctx, [inv], 'Cannot convert value "hunter2" to type "System.Int32".')  # type: ignore[arg-type]
+    assert "hunter2" not in (entry.error or "") and entry.parameters["Password"] == "******"

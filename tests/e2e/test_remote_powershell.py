@@ -315,3 +315,20 @@ def test_binding_errors_fail_the_pipeline_with_powershell_text(rps: Endpoint) ->
         ps = run(pool, "Get-Nothing")
         assert ps.state == PSInvocationState.FAILED
         assert str(ps.streams.error[0]).startswith("The term 'Get-Nothing' is not recognized")
+
+
+def test_removed_relationship_takes_effect_on_the_next_command(rps: Endpoint) -> None:
+    store = rps.store
+    partner = store.resolve_tenant("northwindit.onmicrosoft.com")
+    customer = store.resolve_tenant("tailspintoys.onmicrosoft.com")
+    with rps.pool(PARTNER_ADMIN, "tailspintoys.onmicrosoft.com") as pool:
+        assert len(objects_of(run(pool, "Get-Mailbox", ("ResultSize", 1)))) == 1
+        relationship = store.relationship(partner.id, customer.id)
+        store.remove_relationship(relationship.id)
+        try:
+            with pytest.raises(WSManFaultError) as info:
+                run(pool, "Get-Mailbox", ("ResultSize", 1))
+            assert info.value.code == 5 and info.value.reason.startswith("Access is denied.")
+        finally:
+            store.create_relationship(partner.id, customer.id)
+        assert len(objects_of(run(pool, "Get-Mailbox", ("ResultSize", 1)))) == 1

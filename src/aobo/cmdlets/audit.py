@@ -6,24 +6,37 @@ import datetime as dt
 from collections.abc import Sequence
 
 from aobo.cmdlets.context import CmdletContext
-from aobo.cmdlets.pipeline import CommandInvocation, redact_raw_parameters
+from aobo.cmdlets.pipeline import REDACTED, CommandInvocation, redact_raw_parameters
 from aobo.domain.models import AuditEntry
 
 
 def audit_entries(ctx: CmdletContext, invocations: Sequence[CommandInvocation], error: str | None) -> list[AuditEntry]:
     """One entry per command of a finished pipeline, all with the pipeline's outcome."""
     now = dt.datetime.now(dt.UTC)
-    return [
-        AuditEntry(
-            run_date=now,
-            caller=ctx.caller.user_principal_name,
-            caller_tenant_id=ctx.caller_tenant.id,
-            target_tenant_id=ctx.tenant.id,
-            session_id=ctx.session_id,
-            cmdlet=inv.name,
-            parameters=redact_raw_parameters(inv.parameters),
-            succeeded=error is None,
-            error=error,
+    entries = []
+    for inv in invocations:
+        parameters = redact_raw_parameters(inv.parameters)
+        entries.append(
+            AuditEntry(
+                run_date=now,
+                caller=ctx.caller.user_principal_name,
+                caller_tenant_id=ctx.caller_tenant.id,
+                target_tenant_id=ctx.tenant.id,
+                session_id=ctx.session_id,
+                cmdlet=inv.name,
+                parameters=parameters,
+                succeeded=error is None,
+                error=_scrub(error, inv),
+            )
         )
-        for inv in invocations
-    ]
+    return entries
+
+
+def _scrub(error: str | None, inv: CommandInvocation) -> str | None:
+    """Error texts may quote a rejected value ("Cannot convert value ..."): never a secret one."""
+    if not error:
+        return error
+    for name, value in inv.parameters:
+        if isinstance(value, str) and value and REDACTED in redact_raw_parameters([(name, value)]).values():
+            error = error.replace(value, REDACTED)
+    return error

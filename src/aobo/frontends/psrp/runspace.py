@@ -14,6 +14,7 @@ All psrpcore calls happen under ``self.lock``; nothing waits while holding it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import struct
 import threading
@@ -23,7 +24,6 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from xml.etree.ElementTree import ParseError
 
 import psrpcore
 from psrpcore.types import PSInvocationState, PSRPMessageType, RunspacePoolState
@@ -42,6 +42,10 @@ FRAGMENT_SIZE = 32_768
 #: A pipeline worker pauses while this much output waits for the client: two full Receives keep
 #: the client busy, and memory stays bounded however many pipelines stream at once.
 HIGH_WATER = 1024 * 1024
+#: Pipelines one runspace pool may hold at once (PowerShell clients run one at a time).
+MAX_PIPELINES = 16
+#: Largest PSRP message a client may send in pieces (Exchange cmdlet input is small).
+MAX_PARTIAL_MESSAGE = 16 * 1024 * 1024
 #: Output is handed to the outbox in chunks of about this size, or after this many seconds.
 FLUSH_BYTES = FRAGMENT_SIZE - 1024
 FLUSH_INTERVAL = 0.02
@@ -55,19 +59,23 @@ class RunspaceError(Exception):
 
 
 class Outbox:
-    """Fragments waiting for one target's Receive."""
+    """Fragments waiting for one target's Receive.
 
-    __slots__ = ("chunks", "done_sent", "event", "finished", "size", "space", "waiting")
+    Guarded by its own condition, never by the runspace lock: the event loop takes only this one,
+    briefly, so a worker or a request thread busy in psrpcore under the runspace lock never stalls
+    it. Lock order when both are needed: runspace lock, then outbox.
+    """
+
+    __slots__ = ("chunks", "cond", "event", "finished", "size", "waiting")
 
     def __init__(self) -> None:
         self.chunks: deque[bytes] = deque()
         self.size = 0
         self.event = asyncio.Event()
-        self.space = threading.Condition(threading.Lock())
+        self.cond = threading.Condition(threading.Lock())
         self.finished = False  # the pipeline reached a final state and all of it is queued
-        self.done_sent = False
-        # A Receive is parked on this outbox. Set and cleared under the runspace lock, so producers
-        # wake the event loop only when someone listens (not once per 32 KiB of output).
+        # A Receive is parked on this outbox: producers wake the event loop only then (not once
+        # per 32 KiB of output).
         self.waiting = False
 
     def take(self, budget: int) -> list[bytes]:
@@ -147,6 +155,15 @@ class PipelineRun:
     closed: bool = False
 
 
+def _internal_error(exc: BaseException) -> results.ErrorRecord:
+    return results.ErrorRecord(
+        message=f"The command failed because of an internal error in the service ({type(exc).__name__}).",
+        exception_type="System.InvalidOperationException",
+        fully_qualified_error_id="InternalError",
+        category=results.ErrorCategory.InvalidOperation,
+    )
+
+
 def _check_fragments(data: bytes) -> None:
     if not whole_fragments(data):
         raise RunspaceError("The stream data is not a sequence of whole PSRP fragments.")
@@ -184,8 +201,7 @@ class Runspace:
     def open(self, creation: bytes) -> None:
         _check_fragments(creation)
         with self.lock:
-            self.pool.receive_data(psrpcore.PSRPPayload(creation, psrpcore.StreamType.default, None))
-            self._process_events()
+            self._feed(creation, psrpcore.StreamType.default, None)
             if self.pool.state != RunspacePoolState.Opened:
                 raise RunspaceError(
                     "The creationXml did not open a runspace pool (SESSION_CAPABILITY and "
@@ -197,14 +213,17 @@ class Runspace:
         pid = pipeline_id_of(arguments)
         _check_fragments(arguments)
         with self.lock:
+            if self.closed:
+                raise RunspaceError("The runspace pool is closed.")
+            if len(self.pipelines) >= MAX_PIPELINES:
+                raise RunspaceError(f"The runspace pool already has {MAX_PIPELINES} pipelines; close one first.")
             if pid in self.pipelines:
                 raise RunspaceError(f"A pipeline with id {pid} already exists.")
             run = PipelineRun(pid, psrpcore.ServerPipeline(self.pool, pid), Outbox())
             self.pipelines[pid] = run
             self.outboxes[pid] = run.outbox
             try:
-                self.pool.receive_data(psrpcore.PSRPPayload(arguments, psrpcore.StreamType.default, pid))
-                self._process_events()
+                self._feed(arguments, psrpcore.StreamType.default, pid)
             except RunspaceError:
                 # Leave nothing behind, so the client may retry with the same pipeline id.
                 del self.pipelines[pid], self.outboxes[pid]
@@ -217,20 +236,38 @@ class Runspace:
         _check_fragments(data)
         stream_type = psrpcore.StreamType.prompt_response if stream == "pr" else psrpcore.StreamType.default
         with self.lock:
-            self.pool.receive_data(psrpcore.PSRPPayload(data, stream_type, pid))
-            self._process_events()
+            self._feed(data, stream_type, pid)
             self._drain()
 
-    def _process_events(self) -> None:
-        while True:
-            try:
-                event = self.pool.next_event()
-            except (psrpcore.PSRPCoreError, struct.error, ValueError, KeyError, ParseError) as exc:
-                # Whatever the bytes were, they are consumed: the runspace stays usable.
-                raise RunspaceError(f"The PSRP data could not be processed: {exc}") from None
-            if event is None:
-                return
-            self._on_event(event)
+    def _feed(self, data: bytes, stream_type: psrpcore.StreamType, pid: uuid.UUID | None) -> None:
+        """Give client bytes to psrpcore and act on the events they complete. Caller holds the lock.
+
+        Anything psrpcore cannot decode (bad CLIXML, nesting deep enough for a RecursionError, ...)
+        becomes a RunspaceError, and psrpcore's half-read state is dropped so the next request of
+        the session starts clean.
+        """
+        if self.closed:
+            raise RunspaceError("The runspace pool is closed.")
+        try:
+            self.pool.receive_data(psrpcore.PSRPPayload(data, stream_type, pid))
+            while (event := self.pool.next_event()) is not None:
+                self._on_event(event)
+            # A message spread over many Sends must not grow without bound.
+            pending = sum(len(f) for frags in self.pool._incoming_fragments.values() for f in frags)
+            if pending > MAX_PARTIAL_MESSAGE:
+                raise RunspaceError(f"A PSRP message larger than {MAX_PARTIAL_MESSAGE} bytes was refused.")
+        except RunspaceError:
+            self._reset_incoming()
+            raise
+        except Exception as exc:
+            self._reset_incoming()
+            raise RunspaceError(f"The PSRP data could not be processed: {type(exc).__name__}: {exc}") from None
+
+    def _reset_incoming(self) -> None:
+        # psrpcore keeps undecoded bytes and partial messages; after an error they are garbage.
+        self.pool._receive_buffer = bytearray()
+        self.pool._incoming_fragments.clear()
+        self.pool._incoming_messages.clear()
 
     def _on_event(self, event: psrpcore.PSRPEvent) -> None:
         run = self.pipelines.get(event.pipeline_id) if event.pipeline_id else None
@@ -266,12 +303,19 @@ class Runspace:
             outbox = self.outboxes.get(payload.pipeline_id)
             if outbox is None:  # the pipeline was closed meanwhile; nobody will read it
                 continue
-            outbox.chunks.append(payload.data)
-            outbox.size += len(payload.data)
+            self._put(outbox, [payload.data])
+
+    def _put(self, outbox: Outbox, chunks: list[bytes], *, finished: bool = False) -> None:
+        with outbox.cond:
+            for chunk in chunks:
+                outbox.chunks.append(chunk)
+                outbox.size += len(chunk)
+            if finished:
+                outbox.finished = True
             self._notify(outbox)
 
     def _notify(self, outbox: Outbox, *, force: bool = False) -> None:
-        """Wake a Receive parked on ``outbox``. Caller holds the lock (or the runspace is closing)."""
+        """Wake a Receive parked on ``outbox``. Caller holds ``outbox.cond`` (or is closing it)."""
         if not (outbox.waiting or force):
             return
         outbox.waiting = False
@@ -292,15 +336,12 @@ class Runspace:
         deadline = time.monotonic() + timeout
         while True:
             outbox.event.clear()
-            with self.lock:
+            with outbox.cond:
                 chunks = outbox.take(budget)
                 done = outbox.finished and not outbox.chunks
-                if done:
-                    outbox.done_sent = True
                 outbox.waiting = not (chunks or done)
-            if chunks:
-                with outbox.space:
-                    outbox.space.notify_all()
+                if chunks:
+                    outbox.cond.notify_all()  # a worker paused for back-pressure may go on
             if chunks or done:
                 return chunks, done
             remaining = deadline - time.monotonic()
@@ -322,8 +363,7 @@ class Runspace:
         if run is None:
             return
         run.stopping.set()
-        with run.outbox.space:
-            run.outbox.space.notify_all()
+        self._wake(run.outbox)
         with self.lock:
             if not run.started and run.pipe.state == PSInvocationState.NotStarted:
                 # Waiting for input: nothing runs, so stop it here.
@@ -341,7 +381,7 @@ class Runspace:
                 run.closed = True
                 self.pool.pipeline_table.pop(pid, None)
             if outbox is not None:
-                self._notify(outbox, force=True)  # a Receive waiting on it returns now
+                self._wake(outbox)  # a Receive parked on it returns now
 
     def close(self) -> None:
         for pid in list(self.pipelines):
@@ -349,18 +389,23 @@ class Runspace:
         with self.lock:
             self.closed = True
             for outbox in self.outboxes.values():
-                self._notify(outbox, force=True)
+                self._wake(outbox)
             try:
                 self.pool.begin_close()
                 self.pool.close()
             except psrpcore.PSRPCoreError:
                 log.debug("runspace pool already closed", exc_info=True)
 
+    def _wake(self, outbox: Outbox) -> None:
+        """Wake whoever waits on ``outbox``: a parked Receive and a worker paused for back-pressure."""
+        with outbox.cond:
+            outbox.cond.notify_all()
+            self._notify(outbox, force=True)
+
     def _finish(self, run: PipelineRun) -> None:
         """After a final state was queued: drain it and mark the outbox finished. Caller holds the lock."""
         self._drain()
-        run.outbox.finished = True
-        self._notify(run.outbox)
+        self._put(run.outbox, [], finished=True)
 
     def _execute(self, run: PipelineRun) -> None:
         """Worker thread: run one pipeline to a final state."""
@@ -401,7 +446,7 @@ class Runspace:
                 if run.closed or self.closed:
                     return
                 # The last output and the Completed state reach the client in the same Receive.
-                out.enqueue(last)
+                self._put(run.outbox, last)
                 run.pipe.complete()
                 self._finish(run)
         except PipelineStopped:
@@ -418,14 +463,13 @@ class Runspace:
         except Exception as exc:
             log.exception("pipeline %s failed", run.pid)
             error = f"{type(exc).__name__}: {exc}"
-            record = results.ErrorRecord(
-                message=f"The command failed because of an internal error in the service ({type(exc).__name__}).",
-                exception_type="System.InvalidOperationException",
-                fully_qualified_error_id="InternalError",
-                category=results.ErrorCategory.InvalidOperation,
-            )
-            self._fail(run, record)
+            self._fail(run, _internal_error(exc))
         finally:
+            if not (run.outbox.finished or run.closed or self.closed):
+                # A handler above failed too; the client must still see the pipeline end.
+                log.error("pipeline %s ended without a final state; failing it", run.pid)
+                with contextlib.suppress(Exception):
+                    self._fail(run, _internal_error(RuntimeError("no final state")))
             if invocations:
                 try:
                     self.engine.audit(invocations, error)
@@ -528,24 +572,17 @@ class _OutputWriter:
         with rs.lock:
             if self.run.closed or rs.closed:
                 return
-            self.enqueue(chunks)
-            rs._notify(outbox)
-        # Back-pressure: a slow client must not make us buffer a whole tenant in memory.
-        if outbox.size > HIGH_WATER:
-            with outbox.space:
-                outbox.space.wait_for(
-                    lambda: (
-                        outbox.size <= HIGH_WATER // 2 or self.run.stopping.is_set() or self.run.closed or rs.closed
-                    ),
-                    timeout=None,
-                )
+            rs._put(outbox, chunks)
+        # Back-pressure: a slow client must not make us buffer a whole tenant in memory. A client
+        # that stops reading altogether is found by the idle sweep, whose close() ends the wait.
+        run = self.run
 
-    def enqueue(self, chunks: list[bytes]) -> None:
-        """Append framed chunks to the outbox; caller holds the runspace lock."""
-        outbox = self.run.outbox
-        for c in chunks:
-            outbox.chunks.append(c)
-            outbox.size += len(c)
+        def may_go_on() -> bool:
+            return outbox.size <= HIGH_WATER // 2 or run.stopping.is_set() or run.closed or rs.closed
+
+        with outbox.cond:
+            while outbox.size > HIGH_WATER and not may_go_on():
+                outbox.cond.wait(timeout=1.0)
 
     def frame(self) -> list[bytes]:
         """The pending messages as PSRP fragments, in chunks of about FLUSH_BYTES."""

@@ -11,7 +11,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +57,11 @@ def application_private_data() -> dict[str, Any]:
     }
 
 
+def _log_failure(future: Future[None]) -> None:
+    if not future.cancelled() and (exc := future.exception()) is not None:
+        log.error("pipeline worker failed", exc_info=exc)
+
+
 @dataclass(frozen=True, slots=True)
 class Caller:
     user: User
@@ -70,8 +75,11 @@ class WSManService:
         self.store = store
         self.registry = registry
         self.settings = settings
-        self.shells = ShellTable(settings.max_sessions_per_user, settings.idle_timeout)
-        self.executor = ThreadPoolExecutor(max_workers=64, thread_name_prefix="aobo-pipeline")
+        self.shells = ShellTable(settings.max_sessions_per_user)
+        # Requests and pipelines get separate threads: pipelines paused for back-pressure must never
+        # keep another tenant's Create, Command or Delete waiting.
+        self.executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="aobo-request")
+        self.pipeline_executor = ThreadPoolExecutor(max_workers=64, thread_name_prefix="aobo-pipeline")
         self.loop: asyncio.AbstractEventLoop | None = None
         self.receives_answered = 0  # ReceiveResponses that carried data or Done (for tests and stats)
 
@@ -174,19 +182,26 @@ class WSManService:
         except ValueError:
             raise faults.invalid_message(f"ShellId '{shell_id}' is not a GUID.") from None
 
+        shell = await self._in_thread(self._open, request, caller, shell_id, creation_bytes)
+        return responses.create_response(request, caller.address, self._info(shell))
+
+    def _open(self, request: WSManRequest, caller: Caller, shell_id: str, creation: bytes) -> Shell:
+        """Reserve a session slot and open the shell, on one thread: a client that hangs up mid-Create
+        cannot make the slot count and the shell table disagree."""
         owner_key = caller.user.user_principal_name.lower()
         try:
             self.shells.reserve(owner_key)
         except SessionLimitExceeded as exc:
             raise WSManFault(FaultCode.QUOTA_MAX_SHELLS, str(exc), subcode="w:QuotaLimit") from None
         try:
-            shell = await self._in_thread(self._open, request, caller, shell_id, creation_bytes, owner_key)
+            return self._open_reserved(request, caller, shell_id, creation, owner_key)
         except BaseException:
             self.shells.release(owner_key)
             raise
-        return responses.create_response(request, caller.address, self._info(shell))
 
-    def _open(self, request: WSManRequest, caller: Caller, shell_id: str, creation: bytes, owner_key: str) -> Shell:
+    def _open_reserved(
+        self, request: WSManRequest, caller: Caller, shell_id: str, creation: bytes, owner_key: str
+    ) -> Shell:
         # Re-read the account: RemotePowerShellEnabled or lock-out may have changed since it was cached.
         user = self.store.find_user(caller.user.user_principal_name)
         if user is None or user.locked_out:
@@ -213,12 +228,13 @@ class WSManService:
             self.shells.add(shell)
         except KeyError:
             runspace.close()
-            raise faults.invalid_message(f"A shell with ShellId {shell_id} already exists.") from None
+            # Same words whoever owns the other shell: a ShellId tells nothing about other accounts.
+            raise faults.invalid_message(f"ShellId {shell_id} cannot be used for a new shell.") from None
         log.info("session %s opened by %s for %s", shell_id, user.user_principal_name, scope.tenant.initial_domain)
         return shell
 
     def _submit(self, fn: Callable[[], None]) -> None:
-        self.executor.submit(fn)
+        self.pipeline_executor.submit(fn).add_done_callback(_log_failure)
 
     def _engine(self, scope: SessionScope, session_id: str) -> SessionEngine:
         store, registry = self.store, self.registry
@@ -264,14 +280,29 @@ class WSManService:
             raise faults.invalid_message("Command needs a rsp:CommandLine element.")
         command_id = (line.get("CommandId") or str(uuid.uuid4())).upper()
         arguments = decode_base64(line.findtext(f"{{{ns.SHELL}}}Arguments"), "command Arguments")
-        if command_id in shell.commands:
-            raise faults.invalid_message(f"A command with CommandId {command_id} already exists.")
+        self._recheck_scope(shell)
+        with shell.lock:  # of two concurrent Commands with one CommandId, exactly one proceeds
+            if command_id in shell.commands:
+                raise faults.invalid_message(f"A command with CommandId {command_id} already exists.")
+            shell.commands[command_id] = None
         try:
             pid = shell.runspace.create_pipeline(arguments)
         except RunspaceError as exc:
+            del shell.commands[command_id]
             raise faults.invalid_message(str(exc)) from None
         shell.commands[command_id] = pid
         return responses.command_response(request, command_id)
+
+    def _recheck_scope(self, shell: Shell) -> None:
+        """A removed relationship or a disabled account takes effect on the next command, not at
+        the next session."""
+        user = self.store.find_user(shell.scope.caller.user_principal_name)
+        try:
+            if user is None or user.locked_out:
+                raise AccessDenied("Access is denied.")
+            open_scope(self.store, user, str(shell.scope.tenant.guid))
+        except AccessDenied as exc:
+            raise faults.access_denied(str(exc)) from None
 
     def send(self, request: WSManRequest, shell: Shell) -> bytes:
         send = request.first(ns.SHELL, "Send")
@@ -359,3 +390,4 @@ class WSManService:
         for shell in self.shells.all():
             self.close_shell(shell)
         self.executor.shutdown(wait=False, cancel_futures=True)
+        self.pipeline_executor.shutdown(wait=False, cancel_futures=True)

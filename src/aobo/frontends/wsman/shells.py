@@ -68,17 +68,18 @@ class Shell:
     created: float = field(default_factory=time.monotonic)
     last_used: float = field(default_factory=time.monotonic)
     active_requests: int = 0
-    #: WS-Man CommandId (upper case) → PSRP pipeline id; they need not be the same GUID.
-    commands: dict[str, uuid.UUID] = field(default_factory=dict)
+    #: WS-Man CommandId (upper case) → PSRP pipeline id; they need not be the same GUID. None while
+    #: the pipeline is being created.
+    commands: dict[str, uuid.UUID | None] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def touch(self) -> None:
         self.last_used = time.monotonic()
 
 
 class ShellTable:
-    def __init__(self, max_per_user: int, idle_timeout: float) -> None:
+    def __init__(self, max_per_user: int) -> None:
         self.max_per_user = max_per_user
-        self.idle_timeout = idle_timeout
         self._lock = threading.Lock()
         self._shells: dict[str, Shell] = {}
         self._reserved: Counter[str] = Counter()
