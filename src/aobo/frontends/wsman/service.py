@@ -294,15 +294,20 @@ class WSManService:
         return responses.command_response(request, command_id)
 
     def _recheck_scope(self, shell: Shell) -> None:
-        """A removed relationship or a disabled account takes effect on the next command, not at
-        the next session."""
-        user = self.store.find_user(shell.scope.caller.user_principal_name)
-        try:
-            if user is None or user.locked_out:
-                raise AccessDenied("Access is denied.")
-            open_scope(self.store, user, str(shell.scope.tenant.guid))
-        except AccessDenied as exc:
-            raise faults.access_denied(str(exc)) from None
+        """A removed relationship, a disabled account or a lock-out takes effect on the next command
+        of an open session, not at the next session (two indexed reads)."""
+        scope = shell.scope
+        user = self.store.find_user(scope.caller.user_principal_name)
+        if user is None or user.locked_out or not user.remote_powershell_enabled:
+            raise faults.access_denied()
+        if (
+            scope.tenant.id != scope.caller_tenant.id
+            and self.store.relationship(scope.caller_tenant.id, scope.tenant.id) is None
+        ):
+            raise faults.access_denied(
+                f'Access is denied. The relationship that let "{user.user_principal_name}" act on behalf of '
+                f"'{scope.tenant.initial_domain}' is no longer active."
+            )
 
     def send(self, request: WSManRequest, shell: Shell) -> bytes:
         send = request.first(ns.SHELL, "Send")
