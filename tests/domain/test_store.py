@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import datetime as dt
 import json
 import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -182,6 +184,29 @@ def test_lockout_after_threshold(store: Store) -> None:
         store.authenticate("admin@contoso.com", PASSWORD, lockout_threshold=3)
     store.unlock_user(u.id)
     assert not store.authenticate("admin@contoso.com", PASSWORD, lockout_threshold=3).locked_out
+
+
+def test_lockout_ends_after_its_duration(store: Store) -> None:
+    t = _contoso(store)
+    store.create_user(t.id, "admin@contoso.com", "Admin", PASSWORD)
+    window = dt.timedelta(seconds=1)
+    for _ in range(3):
+        with pytest.raises(AuthenticationFailed):
+            store.authenticate("admin@contoso.com", "wrong", lockout_threshold=3, lockout_duration=window)
+    with pytest.raises(AuthenticationFailed):
+        store.authenticate("admin@contoso.com", PASSWORD, lockout_threshold=3, lockout_duration=window)
+    time.sleep(1.2)
+    found = store.find_user("admin@contoso.com")
+    assert found is not None and not found.locked_out
+    # After the window a wrong password counts from one again: two more do not lock.
+    for _ in range(2):
+        with pytest.raises(AuthenticationFailed):
+            store.authenticate("admin@contoso.com", "wrong", lockout_threshold=3, lockout_duration=window)
+    user = store.authenticate("admin@contoso.com", PASSWORD, lockout_threshold=3, lockout_duration=window)
+    assert not user.locked_out
+    with store.engine.connect() as conn:
+        row = conn.execute(sa.select(users.c.failed_logins, users.c.locked_until, users.c.locked_out)).one()
+    assert (row.failed_logins, row.locked_until, row.locked_out) == (0, None, False)
 
 
 def test_success_resets_failure_count(store: Store) -> None:

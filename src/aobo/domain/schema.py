@@ -117,6 +117,8 @@ users = Table(
     Column("remote_powershell_enabled", Boolean, nullable=False, server_default=true()),
     Column("failed_logins", Integer, nullable=False, server_default="0"),
     Column("locked_out", Boolean, nullable=False, server_default=false()),
+    # When a lock-out after wrong passwords ends; NULL with locked_out: locked by an administrator.
+    Column("locked_until", UTCDateTime, nullable=True),
     Column("created", UTCDateTime, nullable=False),
 )
 

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -64,6 +64,9 @@ __all__ = [
 
 #: The one text for an unknown user, a wrong password and a locked account.
 AUTH_FAILED_MESSAGE: Final = "Access is denied."
+#: How long wrong passwords lock an account (Entra ID's smart lock-out starts at a minute; an
+#: on-premises AD policy commonly uses 15).
+LOCKOUT_DURATION: Final = timedelta(minutes=15)
 
 #: A fixed fake forest, in the shape Exchange Online's DNs have.
 DN_SUFFIX: Final = "OU=Microsoft Exchange Hosted Organizations,DC=NAMPR01A001,DC=PROD,DC=OUTLOOK,DC=COM"
@@ -355,16 +358,24 @@ class Store:
             row = conn.execute(sa.select(users).where(users.c.upn_lower == upn.strip().lower())).one_or_none()
             return None if row is None else _user(conn, row)
 
-    def authenticate(self, upn: str, password: str, *, lockout_threshold: int = 10) -> User:
+    def authenticate(
+        self,
+        upn: str,
+        password: str,
+        *,
+        lockout_threshold: int = 10,
+        lockout_duration: timedelta = LOCKOUT_DURATION,
+    ) -> User:
         """The user whose password this is, or :class:`AuthenticationFailed` (one text for every cause).
 
-        ``lockout_threshold`` consecutive failures lock the account; 0 or less never locks.
+        ``lockout_threshold`` consecutive failures lock the account for ``lockout_duration``; 0 or
+        less never locks. A lock-out that has run out counts as none.
         """
         with self._read() as conn:
             row = conn.execute(
-                sa.select(users.c.id, users.c.password_hash, users.c.locked_out, users.c.failed_logins).where(
-                    users.c.upn_lower == upn.strip().lower()
-                )
+                sa.select(
+                    users.c.id, users.c.password_hash, users.c.locked_out, users.c.locked_until, users.c.failed_logins
+                ).where(users.c.upn_lower == upn.strip().lower())
             ).one_or_none()
         if row is None or row.password_hash is None:
             # Spend one verify anyway so the response time does not say whether the account exists.
@@ -372,29 +383,36 @@ class Store:
             raise AuthenticationFailed(AUTH_FAILED_MESSAGE)
         # The ~50 ms verify runs with no connection held.
         ok = passwords.verify_password(row.password_hash, password)
-        if row.locked_out:
+        now = utcnow()
+        expired = row.locked_out and row.locked_until is not None and row.locked_until <= now
+        if row.locked_out and not expired:
             raise AuthenticationFailed(AUTH_FAILED_MESSAGE)
         c = users.c
         if not ok:
-            locks = (c.failed_logins + 1 >= lockout_threshold) if lockout_threshold > 0 else sa.false()
+            # After an expired lock-out the count starts again.
+            failures = 1 if expired else c.failed_logins + 1
+            locks = (failures >= lockout_threshold) if lockout_threshold > 0 else sa.false()
             with self._write() as conn:
                 # One atomic UPDATE, so concurrent failures cannot lose a count.
                 conn.execute(
                     users.update()
                     .where(c.id == row.id)
-                    .values(failed_logins=c.failed_logins + 1, locked_out=sa.or_(c.locked_out, locks))
+                    .values(
+                        failed_logins=failures,
+                        locked_out=sa.or_(sa.false() if expired else c.locked_out, locks),
+                        locked_until=sa.case((locks, now + lockout_duration), else_=c.locked_until),
+                    )
                 )
             raise AuthenticationFailed(AUTH_FAILED_MESSAGE)
         rehash = passwords.needs_rehash(row.password_hash)
-        if row.failed_logins or rehash:
-            values: dict[str, Any] = {"failed_logins": 0}
+        if row.failed_logins or rehash or expired:
+            values: dict[str, Any] = {"failed_logins": 0, "locked_out": False, "locked_until": None}
             if rehash:
                 values["password_hash"] = passwords.hash_password(password)
             with self._write() as conn:
                 # A concurrent run of failures may have locked the account since it was read.
-                updated = conn.execute(
-                    users.update().where(c.id == row.id, c.locked_out == sa.false()).values(values)
-                ).rowcount
+                still_open = sa.or_(c.locked_out == sa.false(), c.locked_until <= now)
+                updated = conn.execute(users.update().where(c.id == row.id, still_open).values(values)).rowcount
             if not updated:
                 raise AuthenticationFailed(AUTH_FAILED_MESSAGE)
         with self._read() as conn:
@@ -404,7 +422,7 @@ class Store:
         self._update_user(user_id, remote_powershell_enabled=enabled)
 
     def unlock_user(self, user_id: int) -> None:
-        self._update_user(user_id, locked_out=False, failed_logins=0)
+        self._update_user(user_id, locked_out=False, locked_until=None, failed_logins=0)
 
     def _update_user(self, user_id: int, **values: Any) -> None:
         with self._write() as conn:
@@ -851,7 +869,7 @@ def _user(conn: Connection, row: Row[Any]) -> User:
         display_name=row.display_name,
         remote_powershell_enabled=row.remote_powershell_enabled,
         role_groups=frozenset(groups),
-        locked_out=row.locked_out,
+        locked_out=bool(row.locked_out) and (row.locked_until is None or row.locked_until > utcnow()),
     )
 
 
