@@ -266,7 +266,7 @@ def wait_for_quiet(server: ServerProcess | None = None, *, threshold: float = 0.
     than ``threshold`` cores for two consecutive seconds, so that their load does not distort the
     numbers; returns the last reading.
 
-    This machine is shared (other engineers run test suites on its 2 cores); every benchmark also
+    The machine may be shared (other jobs on its 2 cores); every benchmark also
     records the CPU other processes used during each measurement.
     """
     max_wait = min(max_wait, QUIET_BUDGET["seconds"])
