@@ -6,8 +6,9 @@ import datetime as dt
 from collections.abc import Sequence
 
 from aobo.cmdlets.context import CmdletContext
-from aobo.cmdlets.pipeline import REDACTED, CommandInvocation, redact_raw_parameters
+from aobo.cmdlets.pipeline import CommandInvocation, redact_raw_parameters
 from aobo.domain.models import AuditEntry
+from aobo.domain.store import REDACTED
 
 
 def audit_entries(ctx: CmdletContext, invocations: Sequence[CommandInvocation], error: str | None) -> list[AuditEntry]:

@@ -46,6 +46,7 @@ from aobo.cmdlets.results import (
     VerboseRecord,
     WarningRecord,
 )
+from aobo.domain.store import REDACTED, is_secret_name
 
 __all__ = [
     "AuditHook",
@@ -316,8 +317,6 @@ def run_pipeline(
 
 # --- audit -------------------------------------------------------------------------------------
 
-REDACTED: Final = "******"
-_SECRET_NAME_PARTS: Final = ("password", "secret", "token", "credential")
 _SECRET_TYPE_PARTS: Final = ("securestring", "pscredential")
 
 
@@ -370,7 +369,7 @@ def redact_raw_parameters(parameters: Sequence[tuple[str | None, Any]]) -> dict[
     out: dict[str, Any] = {}
     for i, (name, value) in enumerate(parameters):
         key = name.lstrip("-").rstrip(":") if name else f"$args[{i}]"
-        secret = any(part in key.lower() for part in _SECRET_NAME_PARTS) or _is_secret(value)
+        secret = is_secret_name(key) or _is_secret(value)
         out[key] = REDACTED if secret else _jsonable(value)
     return out
 
@@ -384,10 +383,6 @@ def audit_parameters(bound: BoundParameters) -> dict[str, Any]:
         if bound.sources.get(name) is ParameterSource.DEFAULT:
             continue
         p = bound.definition.parameter(name)
-        secret = (
-            any(part in name.lower() for part in _SECRET_NAME_PARTS)
-            or _is_secret(value)
-            or (p is not None and isinstance(p.type, SecureStringType))
-        )
+        secret = is_secret_name(name) or _is_secret(value) or (p is not None and isinstance(p.type, SecureStringType))
         out[name] = REDACTED if secret else _jsonable(value)
     return out

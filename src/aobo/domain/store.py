@@ -125,7 +125,13 @@ _DOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9
 _WHITESPACE = re.compile(r"\s")
 _PROXY = re.compile(r"^([A-Za-z0-9]{1,9}):(.+)$")
 _SENSITIVE_KEY = re.compile(r"password|secret|token|credential", re.IGNORECASE)
-REDACTED: Final = "********"
+#: What every audit record shows instead of a secret (the cmdlet engine redacts with it too).
+REDACTED: Final = "******"
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a parameter or key of this name holds a secret (password, token, ...)."""
+    return _SENSITIVE_KEY.search(name) is not None
 
 
 class Store:
@@ -782,7 +788,7 @@ _IDENTITY_COLUMNS = (
 def redact(value: Any) -> Any:
     """A copy of ``value`` with every mapping entry whose key looks secret replaced by ``REDACTED``."""
     if isinstance(value, Mapping):
-        return {k: REDACTED if _SENSITIVE_KEY.search(str(k)) else redact(v) for k, v in value.items()}
+        return {k: REDACTED if is_secret_name(str(k)) else redact(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [redact(v) for v in value]
     return value
