@@ -10,7 +10,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -81,6 +81,7 @@ class WSManService:
         self.executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="aobo-request")
         self.pipeline_executor = ThreadPoolExecutor(max_workers=64, thread_name_prefix="aobo-pipeline")
         self.loop: asyncio.AbstractEventLoop | None = None
+        self._shell_actions = self._action_table()
         self.receives_answered = 0  # ReceiveResponses that carried data or Done (for tests and stats)
 
     # ----------------------------------------------------------------- dispatch
@@ -89,48 +90,42 @@ class WSManService:
         action = request.action
         if action == ns.ACTION_CREATE:
             return await self.create(request, caller)
+        run_on_shell = self._shell_actions.get(action)
+        if run_on_shell is None or (action == ns.ACTION_GET and request.resource_uri.lower() == CONFIG_RESOURCE):
+            raise faults.action_not_supported(action)
         shell = self._shell_for(request, caller)
         shell.active_requests += 1
         shell.touch()
         try:
-            if action == ns.ACTION_RECEIVE:
-                return await self.receive(request, shell)
-            if action == ns.ACTION_COMMAND:
-                return await self._in_thread(self.command, request, shell)
-            if action == ns.ACTION_SEND:
-                return await self._in_thread(self.send, request, shell)
-            if action == ns.ACTION_SIGNAL:
-                return await self._in_thread(self.signal, request, shell)
-            if action == ns.ACTION_DELETE:
-                await self._in_thread(self.close_shell, shell)
-                return responses.delete_response(request)
-            if action == ns.ACTION_GET:
-                return responses.get_shell_response(request, self._info(shell))
-            raise faults.action_not_supported(action)
+            return await run_on_shell(request, shell)
         finally:
             shell.active_requests -= 1
             shell.touch()
 
+    def _action_table(self) -> dict[str, Callable[[WSManRequest, Shell], Awaitable[bytes]]]:
+        # Receive waits on the event loop; the others touch psrpcore or the store, so run on a thread.
+        return {
+            ns.ACTION_RECEIVE: self.receive,
+            ns.ACTION_COMMAND: lambda r, sh: self._in_thread(self.command, r, sh),
+            ns.ACTION_SEND: lambda r, sh: self._in_thread(self.send, r, sh),
+            ns.ACTION_SIGNAL: lambda r, sh: self._in_thread(self.signal, r, sh),
+            ns.ACTION_DELETE: self._delete,
+            ns.ACTION_GET: self._get,
+        }
+
+    async def _delete(self, request: WSManRequest, shell: Shell) -> bytes:
+        await self._in_thread(self.close_shell, shell)
+        return responses.delete_response(request)
+
+    async def _get(self, request: WSManRequest, shell: Shell) -> bytes:
+        return responses.get_shell_response(request, self._info(shell))
+
     async def _in_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
-        # psrpcore work takes the shell lock, which a pipeline worker may hold briefly.
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
 
     def _shell_for(self, request: WSManRequest, caller: Caller) -> Shell:
-        shell_id = request.shell_id
-        if request.action == ns.ACTION_GET and request.resource_uri.lower() == CONFIG_RESOURCE:
-            raise faults.action_not_supported(request.action)
-        if not shell_id:
-            if request.action in (
-                ns.ACTION_GET,
-                ns.ACTION_DELETE,
-                ns.ACTION_RECEIVE,
-                ns.ACTION_COMMAND,
-                ns.ACTION_SEND,
-                ns.ACTION_SIGNAL,
-            ):
-                raise faults.unknown_shell("")
-            raise faults.action_not_supported(request.action)
-        shell = self.shells.get(shell_id)
+        shell_id = request.shell_id or ""
+        shell = self.shells.get(shell_id) if shell_id else None
         # Another account's shell looks exactly like a missing one.
         if shell is None or shell.scope.caller.id != caller.user.id:
             raise faults.unknown_shell(shell_id)
