@@ -656,11 +656,20 @@ def environment() -> dict[str, Any]:
     }
 
 
-def write_results(name: str, data: dict[str, Any]) -> Path:
+def write_results(name: str, data: dict[str, Any], *, started: float, problems: list[str]) -> Path:
+    """Print the server's warnings, write ``results/<name>.json`` and the total time: every script's ending."""
+    if problems:
+        print("\nserver log (warnings/errors):")
+        for line in problems[:40]:
+            print("  " + line)
+    elapsed = time.perf_counter() - started
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     path = RESULTS_DIR / f"{name}.json"
-    path.write_text(json.dumps({"benchmark": name, "environment": environment(), **data}, indent=2, default=str) + "\n")
+    record = {"benchmark": name, "environment": environment(), **data}
+    record |= {"server_log_problems": problems, "elapsed_s": elapsed}
+    path.write_text(json.dumps(record, indent=2, default=str) + "\n")
     print(f"\nresults written to {path.relative_to(ROOT)}")
+    print(f"total time {elapsed:.0f} s")
     return path
 
 

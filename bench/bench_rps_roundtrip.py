@@ -349,11 +349,6 @@ def main() -> int:
             "CPU per call)",
             profile,
         )
-    if problems:
-        print("\nserver log (warnings/errors):")
-        for line in problems[:40]:
-            print("  " + line)
-    elapsed = time.perf_counter() - started
     write_results(
         NAME,
         {
@@ -365,11 +360,10 @@ def main() -> int:
             "deserialisation": deser,
             "split": split,
             "server_profile": profile,
-            "server_log_problems": problems,
-            "elapsed_s": elapsed,
         },
+        started=started,
+        problems=problems,
     )
-    print(f"total time {elapsed:.0f} s")
     return 0
 
 

@@ -478,11 +478,6 @@ def main() -> int:
             f"py-spy, {p['mode']}, during {p['objects']:,} mailboxes at {p['mailboxes_per_s_while_profiled']:,.0f}/s",
             p,
         )
-    if problems:
-        print("\nserver log (warnings/errors):")
-        for line in problems[:40]:
-            print("  " + line)
-    elapsed = time.perf_counter() - started
     write_results(
         NAME,
         {
@@ -494,11 +489,10 @@ def main() -> int:
             "receive_latency": latency,
             "serialisation_routes": routes,
             "profiles": profiles,
-            "server_log_problems": problems,
-            "elapsed_s": elapsed,
         },
+        started=started,
+        problems=problems,
     )
-    print(f"total time {elapsed:.0f} s")
     return 0
 
 
