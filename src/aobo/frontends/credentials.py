@@ -88,9 +88,5 @@ class CredentialVerifier:
             hit = self._cache.get(self._cache_key(creds))
         return hit[1] if hit is not None and hit[0] > time.monotonic() else None
 
-    def forget_user(self, user_id: int) -> None:
-        with self._lock:
-            self._cache = {k: v for k, v in self._cache.items() if v[1].id != user_id}
-
 
 __all__ = ["AuthenticationFailed", "BasicCredentials", "CredentialVerifier", "parse_basic"]
