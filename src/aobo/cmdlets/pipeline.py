@@ -32,6 +32,7 @@ from aobo.cmdlets.binding import (
     finalize_pipeline_object,
     input_object_not_bound,
 )
+from aobo.cmdlets.confirm import Confirmation
 from aobo.cmdlets.context import CmdletContext
 from aobo.cmdlets.parameters import UNLIMITED, IdentityRef, MultiValuedChange, SecureStringType
 from aobo.cmdlets.registry import CmdletDefinition, Registry
@@ -100,7 +101,7 @@ class Invocation:
     * :meth:`stop_upstream`: close the commands before this one now (``Select-Object -First``).
     """
 
-    __slots__ = ("_engine", "_upstream", "bound", "ctx", "definition")
+    __slots__ = ("_confirmation", "_engine", "_upstream", "bound", "ctx", "definition")
 
     def __init__(
         self,
@@ -115,6 +116,7 @@ class Invocation:
         self.definition = definition
         self.bound = bound
         self._upstream = upstream
+        self._confirmation: Confirmation | None = None
 
     @property
     def registry(self) -> Registry:
@@ -131,6 +133,26 @@ class Invocation:
     @property
     def verbose(self) -> bool:
         return bool(self.bound.get("Verbose"))
+
+    def write(self, record: Any) -> None:
+        """Write a stream record (a non-terminating error, a warning...) from inside a handler
+        without yielding it; it reaches the client in order with the output."""
+        self._engine.queue(self, record)
+
+    def should_process(self, message: str) -> bool:
+        """PowerShell's ShouldProcess for one change, described by Exchange's sentence for it
+        (``Setting mailbox "x".``): False under -WhatIf (after writing ``What if: ...``) or when the
+        user declines; see :mod:`aobo.cmdlets.confirm`."""
+        confirmation = self._confirmation
+        if confirmation is None:
+            confirmation = self._confirmation = Confirmation(
+                self.ctx,
+                self.definition.name,
+                self.definition.confirm_impact,
+                self.bound,
+                lambda record: self._engine.queue(self, record),
+            )
+        return confirmation.should_process(message)
 
     def objects(self) -> Iterator[Any]:
         upstream = self._upstream

@@ -26,12 +26,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psrpcore
-from psrpcore.types import PSInvocationState, PSRPMessageType, RunspacePoolState
+from psrpcore.types import HostMethodIdentifier, PSInvocationState, PSRPMessageType, RunspacePoolState
 
 from aobo.cmdlets import results
+from aobo.cmdlets.context import Host
 from aobo.cmdlets.pipeline import CommandInvocation, PipelineStopped
 from aobo.frontends.psrp import clixml
 from aobo.frontends.psrp.generic import generic_dumps
+from aobo.frontends.psrp.host import HostCall, PipelineHost, host_call_failed, is_interactive
 from aobo.frontends.psrp.records import from_psobject, to_category_info, to_error_record, to_net_exception
 
 log = logging.getLogger(__name__)
@@ -142,6 +144,10 @@ class SessionEngine:
     metadata: Callable[[list[str] | None, int], list[Any]]
     #: Called once per finished pipeline: (invocations, error message or None).
     audit: Callable[[list[CommandInvocation], str | None], None]
+    #: Runs a pipeline instead of ``run`` when set, also given the client's host (None when it cannot prompt).
+    run_with_host: (
+        Callable[[list[CommandInvocation], list[Any] | None, Callable[[], bool], Host | None], Iterator[Any]] | None
+    ) = None
 
 
 @dataclass(eq=False)
@@ -153,6 +159,8 @@ class PipelineRun:
     stopping: threading.Event = field(default_factory=threading.Event)
     started: bool = False
     closed: bool = False
+    #: Host calls waiting for the client's answer, by call id (at most one: the worker waits for each).
+    host_calls: dict[int, HostCall] = field(default_factory=dict)
 
 
 def _internal_error(exc: BaseException) -> results.ErrorRecord:
@@ -282,6 +290,12 @@ class Runspace:
         elif isinstance(event, psrpcore.EndOfPipelineInputEvent):
             if run is not None and not run.started:
                 self._start(run)
+        elif isinstance(event, psrpcore.PipelineHostResponseEvent):
+            call = run.host_calls.pop(event.ci, None) if run is not None else None
+            if call is None:  # not asked, answered twice, or the pipeline is gone: nothing waits for it
+                log.debug("host response for no outstanding call (pipeline %s, ci %s)", event.pipeline_id, event.ci)
+            else:
+                call.answer(event.result, event.error)
         elif isinstance(
             event,
             psrpcore.SetMaxRunspacesEvent | psrpcore.SetMinRunspacesEvent | psrpcore.ResetRunspaceStateEvent,
@@ -365,6 +379,7 @@ class Runspace:
         run.stopping.set()
         self._wake(run.outbox)
         with self.lock:
+            self._release_host_calls(run)
             if not run.started and run.pipe.state == PSInvocationState.NotStarted:
                 # Waiting for input: nothing runs, so stop it here.
                 run.started = True
@@ -395,6 +410,34 @@ class Runspace:
                 self.pool.close()
             except psrpcore.PSRPCoreError:
                 log.debug("runspace pool already closed", exc_info=True)
+
+    def _release_host_calls(self, run: PipelineRun) -> None:
+        """Wake a worker waiting for the client's host; it sees the stop. Caller holds the lock."""
+        calls = list(run.host_calls.values())
+        run.host_calls.clear()
+        for call in calls:
+            call.done.set()
+
+    def call_host(self, run: PipelineRun, method: HostMethodIdentifier, parameters: list[Any]) -> Any:
+        """Worker thread: send one PIPELINE_HOST_CALL that expects an answer and wait for it.
+
+        The wait holds no lock; a PIPELINE_HOST_RESPONSE fed by a later Send ends it, and so do
+        ``stop`` and ``close_pipeline`` / ``close`` (then :class:`PipelineStopped` is raised). A client
+        that answers with an error fails the pipeline with that error.
+        """
+        call = HostCall()
+        with self.lock:
+            if run.stopping.is_set() or run.closed or self.closed:
+                raise PipelineStopped()
+            ci = run.pipe.host_call(method, parameters)
+            run.host_calls[ci] = call
+            self._drain()
+        call.done.wait()
+        if not call.answered:
+            raise PipelineStopped()
+        if call.error is not None:
+            raise host_call_failed(method.name, call.error)
+        return call.result
 
     def _wake(self, outbox: Outbox) -> None:
         """Wake whoever waits on ``outbox``: a parked Receive and a worker paused for back-pressure."""
@@ -432,7 +475,12 @@ class Runspace:
                     )
                     for cmd in metadata.commands
                 ]
-                items = self.engine.run(invocations, run.input if not metadata.no_input else None, run.stopping.is_set)
+                input = run.input if not metadata.no_input else None
+                if self.engine.run_with_host is not None:
+                    host = self._host_for(run, metadata.host, out)
+                    items = self.engine.run_with_host(invocations, input, run.stopping.is_set, host)
+                else:
+                    items = self.engine.run(invocations, input, run.stopping.is_set)
             for item in items:
                 if run.stopping.is_set():
                     raise PipelineStopped()
@@ -475,6 +523,17 @@ class Runspace:
                     self.engine.audit(invocations, error)
                 except Exception:
                     log.exception("could not write the audit log")
+
+    def _host_for(self, run: PipelineRun, pipeline_host: Any, out: _OutputWriter) -> Host | None:
+        """The client's host for this pipeline, or None when it cannot prompt (no host, or no UI)."""
+        if not is_interactive(pipeline_host, self.pool.host):
+            return None
+
+        def call(method: HostMethodIdentifier, parameters: list[Any]) -> Any:
+            out.flush()  # output written before the prompt reaches the client before it
+            return self.call_host(run, method, parameters)
+
+        return PipelineHost(call)
 
     def _fail(self, run: PipelineRun, record: results.ErrorRecord) -> None:
         with self.lock:

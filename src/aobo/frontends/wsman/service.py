@@ -19,7 +19,7 @@ from psrpcore.types import PSVersion
 
 from aobo.cmdlets.access import SessionScope, open_scope
 from aobo.cmdlets.audit import audit_entries
-from aobo.cmdlets.context import CmdletContext
+from aobo.cmdlets.context import CmdletContext, Host
 from aobo.cmdlets.metadata import command_metadata
 from aobo.cmdlets.pipeline import CommandInvocation, run_pipeline
 from aobo.cmdlets.registry import Registry
@@ -234,13 +234,22 @@ class WSManService:
     def _engine(self, scope: SessionScope, session_id: str) -> SessionEngine:
         store, registry = self.store, self.registry
 
-        def context(is_stopping: Callable[[], bool]) -> CmdletContext:
+        def context(is_stopping: Callable[[], bool], host: Host | None = None) -> CmdletContext:
             return CmdletContext(
-                store, scope.caller, scope.caller_tenant, scope.tenant, scope.roles, session_id, is_stopping
+                store, scope.caller, scope.caller_tenant, scope.tenant, scope.roles, session_id, is_stopping, host
             )
 
+        def run_with_host(
+            invocations: list[CommandInvocation],
+            input: list[Any] | None,
+            is_stopping: Callable[[], bool],
+            host: Host | None,
+        ) -> Any:
+            # ``host`` is the client's interactive host (PSRP host calls), None when it has no UI.
+            return run_pipeline(context(is_stopping, host), registry, invocations, input)
+
         def run(invocations: list[CommandInvocation], input: list[Any] | None, is_stopping: Callable[[], bool]) -> Any:
-            return run_pipeline(context(is_stopping), registry, invocations, input)
+            return run_with_host(invocations, input, is_stopping, None)
 
         def metadata(names: list[str] | None, command_type: int) -> list[Any]:
             return command_metadata(registry, names, command_type, scope.roles)
@@ -249,7 +258,7 @@ class WSManService:
             for entry in audit_entries(context(lambda: False), invocations, error):
                 store.write_audit(entry)
 
-        return SessionEngine(run=run, metadata=metadata, audit=audit)
+        return SessionEngine(run=run, metadata=metadata, audit=audit, run_with_host=run_with_host)
 
     def bind_loop(self, loop: asyncio.AbstractEventLoop) -> None:
         """The event loop that serves Receives; pipeline workers wake it when output is ready."""
