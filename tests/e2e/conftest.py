@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,6 +33,25 @@ def rps(request: pytest.FixtureRequest, demo_store: tuple[Store, Path]) -> Itera
     settings = Settings(data_dir=data, insecure_http=request.param == "http")
     with BackgroundServer(settings, store) as server:
         yield Endpoint(server, PASSWORD)
+
+
+@pytest.fixture(scope="module")
+def rps_rw(demo_store: tuple[Store, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
+    """A server of its own on a private copy of the demo world, for a module whose tests write:
+    the shared servers' data stays as seeded. Plain HTTP (TLS is covered by ``rps``)."""
+    _, data = demo_store
+    own = tmp_path_factory.mktemp("aobo-e2e-rw")
+    source = sqlite3.connect(str(data / "aobo.db"))
+    target = sqlite3.connect(str(own / "aobo.db"))
+    with source, target:
+        source.backup(target)
+    source.close()
+    target.close()
+    copy = Store.open(f"sqlite:///{own / 'aobo.db'}")
+    settings = Settings(data_dir=own, insecure_http=True)
+    with BackgroundServer(settings, copy) as server:
+        yield Endpoint(server, PASSWORD)
+    copy.close()
 
 
 @pytest.fixture

@@ -51,6 +51,30 @@ def plain(value: Any) -> Any:
     return value
 
 
+def run(pool: RunspacePool, cmdlet: str, *params: tuple[str, object], input: Any = None) -> PowerShell:
+    """Run one command; a ``(name, None)`` parameter is a switch."""
+    ps = PowerShell(pool)
+    ps.add_cmdlet(cmdlet)
+    for name, value in params:
+        if value is None:
+            ps.add_parameter(name)
+        else:
+            ps.add_parameter(name, value)
+    ps.invoke(input=input)
+    return ps
+
+
+def invoke(pool: RunspacePool, cmdlet: str, /, **params: Any) -> PowerShell:
+    """``invoke(pool, "Set-Mailbox", Identity="x", HiddenFromAddressListsEnabled=True)``; a value of
+    ``None`` is a switch."""
+    return run(pool, cmdlet, *params.items())
+
+
+def errors_of(ps: PowerShell) -> list[str]:
+    """The text of each error record the command wrote."""
+    return [str(e) for e in ps.streams.error]
+
+
 def objects_of(ps: PowerShell) -> list[dict[str, Any]]:
     out = []
     for obj in ps.output:

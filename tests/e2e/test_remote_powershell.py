@@ -16,19 +16,8 @@ from tests.e2e.helpers import (
     WARNING_1000,
     Endpoint,
     objects_of,
+    run,
 )
-
-
-def run(pool: RunspacePool, cmdlet: str, *params: tuple[str, object], input=None) -> PowerShell:
-    ps = PowerShell(pool)
-    ps.add_cmdlet(cmdlet)
-    for name, value in params:
-        if value is None:
-            ps.add_parameter(name)
-        else:
-            ps.add_parameter(name, value)
-    ps.invoke(input=input)
-    return ps
 
 
 def test_open_metadata_get_mailbox_close(rps: Endpoint) -> None:

@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 from aobo.cmdlets.builtin import register_builtins
+from aobo.cmdlets.exchange import (
+    directory,
+    groups,
+    mailbox_settings,
+    organization,
+    permissions,
+    protection,
+    reports,
+)
 from aobo.cmdlets.exchange.mailbox import register_mailbox_cmdlets
 from aobo.cmdlets.registry import Registry
 
@@ -12,4 +21,6 @@ def default_registry() -> Registry:
     registry = Registry()
     register_builtins(registry)
     register_mailbox_cmdlets(registry)
+    for family in (mailbox_settings, permissions, directory, groups, organization, protection, reports):
+        family.register(registry)
     return registry

@@ -22,9 +22,34 @@ VIEW_ONLY_ORGANIZATION_MANAGEMENT: Final = "View-Only Organization Management"
 RECIPIENT_MANAGEMENT: Final = "Recipient Management"
 HELP_DESK: Final = "Help Desk"
 
+# Cmdlet areas (``CmdletDefinition.area``): what a role group is granted by.
+BUILTIN: Final = "builtin"
+#: Mailboxes, users, contacts, groups and their permissions.
+RECIPIENT: Final = "recipient"
+#: Tenant-wide configuration: organisation, transport, transport rules, protection policies.
+ORGANIZATION: Final = "organization"
+#: Message trace.
+MESSAGE_TRACKING: Final = "message-tracking"
+#: The admin audit log.
+AUDIT: Final = "audit"
+
 #: Areas every caller may use regardless of role.
-OPEN_AREAS: Final = frozenset({"builtin"})
-ALL_AREAS: Final = frozenset({"builtin", "recipient", "organization"})
+OPEN_AREAS: Final = frozenset({BUILTIN})
+ALL_AREAS: Final = frozenset({BUILTIN, RECIPIENT, ORGANIZATION, MESSAGE_TRACKING, AUDIT})
+
+#: Exchange's "User Options" role: what Help Desk may change in a user's mailbox.
+USER_OPTIONS: Final = frozenset(
+    {
+        "set-mailboxautoreplyconfiguration",
+        "new-inboxrule",
+        "set-inboxrule",
+        "remove-inboxrule",
+        "enable-inboxrule",
+        "disable-inboxrule",
+        "set-casmailbox",
+        "set-user",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,13 +60,15 @@ class Grant:
     extra_cmdlets: frozenset[str] = frozenset()
 
 
+#: The one table: which role group may run what. Modelled on Exchange Online's built-in groups:
+#: Recipient Management holds Mail Recipients, Distribution Groups, Mail Recipient Creation and
+#: Message Tracking; Help Desk holds View-Only Recipients and User Options; View-Only
+#: Organization Management reads everything, audit log included.
 ROLE_GROUPS: Final[dict[str, Grant]] = {
     ORGANIZATION_MANAGEMENT: Grant(areas=ALL_AREAS, writes=True),
     VIEW_ONLY_ORGANIZATION_MANAGEMENT: Grant(areas=ALL_AREAS, writes=False),
-    RECIPIENT_MANAGEMENT: Grant(areas=frozenset({"recipient"}), writes=True),
-    # Exchange's Help Desk is "User Options" + "View-Only Recipients"; the user-option writes
-    # (Set-User and friends) join through extra_cmdlets when they exist.
-    HELP_DESK: Grant(areas=ALL_AREAS, writes=False),
+    RECIPIENT_MANAGEMENT: Grant(areas=frozenset({RECIPIENT, MESSAGE_TRACKING}), writes=True),
+    HELP_DESK: Grant(areas=frozenset({RECIPIENT}), writes=False, extra_cmdlets=USER_OPTIONS),
 }
 
 #: Every role group the table knows: a tenant user's own groups are intersected with it.

@@ -8,6 +8,7 @@ compare them with the reference at a glance.
 from __future__ import annotations
 
 import uuid
+import zlib
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -155,6 +156,47 @@ THROW_SITES: Final[dict[tuple[str, str], str]] = {
     ("Set-Mailbox", "Ambiguous"): "4A92F0D1",
 }
 
+#: Task namespaces by noun, for the FQID's class name; recipient tasks are the default.
+_TASK_NAMESPACES: Final = {
+    **dict.fromkeys(
+        (
+            "OrganizationConfig",
+            "AcceptedDomain",
+            "RemoteDomain",
+            "TransportConfig",
+            "AdminAuditLog",
+        ),
+        "Microsoft.Exchange.Management.SystemConfigurationTasks",
+    ),
+    **dict.fromkeys(
+        (
+            "HostedContentFilterPolicy",
+            "HostedOutboundSpamFilterPolicy",
+            "MalwareFilterPolicy",
+            "AntiPhishPolicy",
+            "MessageTrace",
+            "MessageTraceV2",
+        ),
+        "Microsoft.Exchange.Management.Hygiene",
+    ),
+    "TransportRule": "Microsoft.Exchange.MessagingPolicies.Rules.Tasks",
+    **dict.fromkeys(
+        ("InboxRule", "MailboxFolderPermission", "MailboxAutoReplyConfiguration", "MailboxStatistics"),
+        "Microsoft.Exchange.Management.StoreTasks",
+    ),
+}
+
+
+def task_class_of(cmdlet: str) -> str:
+    """The .NET class of an Exchange task, as its error ids name it (``...RecipientTasks.SetMailbox``)."""
+    known = TASK_CLASSES.get(cmdlet)
+    if known is not None:
+        return known
+    verb, _, noun = cmdlet.partition("-")
+    namespace = _TASK_NAMESPACES.get(noun, "Microsoft.Exchange.Management.RecipientTasks")
+    return f"{namespace}.{verb}{noun}"
+
+
 OBJECT_NOT_FOUND: Final = "The operation couldn't be performed because object '{id}' couldn't be found on '{dc}'."
 OBJECT_AMBIGUOUS: Final = "The operation couldn't be performed because '{id}' matches multiple entries."
 FILTER_NOT_SUPPORTED: Final = (
@@ -191,8 +233,8 @@ def task_error(
 ) -> ErrorRecord:
     """An error thrown by an Exchange task, with the ``[Server=...][FailureCategory=...]`` FQID."""
     short = exception.rsplit(".", 1)[-1]
-    task_class = TASK_CLASSES.get(cmdlet, cmdlet)
-    code = THROW_SITES.get((cmdlet, site), "00000000")
+    task_class = task_class_of(cmdlet)
+    code = THROW_SITES.get((cmdlet, site)) or f"{zlib.crc32(f'{cmdlet}:{site}'.encode()):08X}"
     prefix = f"[Server={EXCHANGE_SERVER},RequestId={uuid.uuid4()},TimeStamp={exchange_timestamp()}]"
     return ErrorRecord(
         message=message,

@@ -13,8 +13,10 @@ __all__ = [
     "MAILBOX_DEFAULT_PROPS",
     "MAILBOX_TYPES",
     "PARTNER_ROLE_GROUPS",
+    "RECIPIENT_KINDS",
     "AuditEntry",
     "NewMailbox",
+    "NewRecipient",
     "Relationship",
     "RelationshipState",
     "Tenant",
@@ -24,6 +26,28 @@ __all__ = [
 
 #: RecipientTypeDetails values of the four mailbox kinds; RecipientType is "UserMailbox" for all of them.
 MAILBOX_TYPES: Final = ("UserMailbox", "SharedMailbox", "RoomMailbox", "EquipmentMailbox")
+
+#: Every RecipientTypeDetails the store holds → its RecipientType. Mailboxes, mail users and mail
+#: contacts are people; the rest are groups (GroupMailbox is a Microsoft 365 group).
+RECIPIENT_KINDS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        **{t: "UserMailbox" for t in MAILBOX_TYPES},
+        "MailUser": "MailUser",
+        "MailContact": "MailContact",
+        "MailUniversalDistributionGroup": "MailUniversalDistributionGroup",
+        "MailUniversalSecurityGroup": "MailUniversalSecurityGroup",
+        "RoomList": "MailUniversalDistributionGroup",
+        "GroupMailbox": "MailUniversalDistributionGroup",
+    }
+)
+#: Kinds that have a user account (a UPN, Get-User sees them).
+USER_TYPES: Final = (*MAILBOX_TYPES, "MailUser")
+GROUP_TYPES: Final = (
+    "MailUniversalDistributionGroup",
+    "MailUniversalSecurityGroup",
+    "RoomList",
+    "GroupMailbox",
+)
 
 #: DAP groups in a partner tenant: AdminAgents act as Global Admin, HelpdeskAgents as helpdesk.
 PARTNER_ROLE_GROUPS: Final = frozenset({"AdminAgents", "HelpdeskAgents"})
@@ -98,8 +122,13 @@ class AuditEntry:
 
 
 @dataclass(frozen=True, slots=True)
-class NewMailbox:
-    """What :meth:`Store.add_mailboxes` needs; everything else is derived.
+class NewRecipient:
+    """What :meth:`Store.add_recipients` needs; everything else is derived.
+
+    ``recipient_type_details`` is any key of :data:`RECIPIENT_KINDS`. Mailboxes, mail users and
+    groups get an address in the initial domain besides their primary one; a mail contact only has
+    its external address (give it as ``primary_smtp_address``). Only mailboxes and mail users have a
+    user principal name.
 
     ``extra_addresses`` are proxy addresses beyond the primary SMTP and the initial-domain one,
     written as Exchange does (``smtp:x@y``, ``SIP:x@y``, ``X500:/o=...``); a bare address means smtp.
@@ -123,6 +152,9 @@ class NewMailbox:
     external_directory_object_id: uuid.UUID | None = None
     when_created: datetime | None = None
 
+
+#: The name most callers know it by.
+NewMailbox = NewRecipient
 
 _AUDIT_ACTIONS_COMMON = (
     "Update",

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -35,8 +36,15 @@ from sqlalchemy.types import TypeDecorator
 __all__ = [
     "accepted_domains",
     "audit_log",
+    "config_objects",
+    "folder_permissions",
+    "group_members",
+    "inbox_rules",
+    "mailbox_statistics",
+    "message_trace",
     "metadata",
     "partner_relationships",
+    "permissions",
     "recipient_addresses",
     "recipients",
     "role_group_members",
@@ -230,5 +238,141 @@ audit_log = Table(
     Column("parameters", Text, nullable=False),
     Column("succeeded", Boolean, nullable=False),
     Column("error", Text, nullable=True),
+    # What the cmdlet acted on (its -Identity), as given: Search-AdminAuditLog -ObjectIds.
+    Column("object_id", String(1024), nullable=True),
     Index("ix_audit_log_target_tenant_id_run_date", "target_tenant_id", "run_date"),
+)
+
+# --- what hangs off recipients -------------------------------------------------------------------
+
+group_members = Table(
+    "group_members",
+    metadata,
+    Column("tenant_id", Integer, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("group_id", Integer, ForeignKey("recipients.id", ondelete="CASCADE"), nullable=False),
+    Column("member_id", Integer, ForeignKey("recipients.id", ondelete="CASCADE"), nullable=False),
+    PrimaryKeyConstraint("group_id", "member_id"),
+    Index("ix_group_members_member_id", "member_id"),
+)
+
+# Mailbox permissions (Add-MailboxPermission: FullAccess, ...) and recipient permissions
+# (Add-RecipientPermission: SendAs), one row per access right.
+permissions = Table(
+    "permissions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("tenant_id", Integer, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("recipient_id", Integer, ForeignKey("recipients.id", ondelete="CASCADE"), nullable=False),
+    # "mailbox" or "recipient": which cmdlet family owns the entry.
+    Column("scope", String(16), nullable=False),
+    # The trustee when it is a recipient of the tenant; NULL for well-known principals.
+    Column("trustee_id", Integer, ForeignKey("recipients.id", ondelete="CASCADE"), nullable=True),
+    # How the trustee is shown: a recipient's name is read through trustee_id, this holds
+    # principals such as "NT AUTHORITY\SELF" (and is the key that keeps entries unique).
+    Column("trustee", String(1024), nullable=False),
+    Column("access_right", String(64), nullable=False),
+    Column("deny", Boolean, nullable=False, server_default=false()),
+    Column("inherited", Boolean, nullable=False, server_default=false()),
+    Column("automapping", Boolean, nullable=False, server_default=false()),
+    Column("created", UTCDateTime, nullable=False),
+    UniqueConstraint("recipient_id", "scope", "trustee", "access_right", "deny", name="uq_permissions_entry"),
+    Index("ix_permissions_recipient_id_scope", "recipient_id", "scope"),
+    Index("ix_permissions_trustee_id", "trustee_id"),
+)
+
+folder_permissions = Table(
+    "folder_permissions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("tenant_id", Integer, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("mailbox_id", Integer, ForeignKey("recipients.id", ondelete="CASCADE"), nullable=False),
+    # The folder path below the mailbox root, as Exchange names it ("Calendar", "Inbox\\Projects").
+    Column("folder", String(1024), nullable=False),
+    Column("folder_lower", String(1024), nullable=False),
+    Column("trustee_id", Integer, ForeignKey("recipients.id", ondelete="CASCADE"), nullable=True),
+    # "Default", "Anonymous", or the trustee's name when trustee_id is set.
+    Column("trustee", String(1024), nullable=False),
+    # Comma-separated rights in Exchange order ("Reviewer" or "ReadItems, CreateItems").
+    Column("access_rights", String(512), nullable=False),
+    Column("sharing_permission_flags", String(128), nullable=True),
+    UniqueConstraint("mailbox_id", "folder_lower", "trustee", name="uq_folder_permissions_entry"),
+)
+
+inbox_rules = Table(
+    "inbox_rules",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("tenant_id", Integer, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("mailbox_id", Integer, ForeignKey("recipients.id", ondelete="CASCADE"), nullable=False, index=True),
+    # Exchange's RuleIdentity: a 64-bit number, unique within the mailbox.
+    Column("rule_identity", BigInteger, nullable=False),
+    Column("name", String(512), nullable=False),
+    Column("enabled", Boolean, nullable=False, server_default=true()),
+    Column("priority", Integer, nullable=False),
+    # JSON object: conditions, exceptions and actions by their cmdlet parameter names.
+    Column("props", Text, nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    UniqueConstraint("mailbox_id", "rule_identity", name="uq_inbox_rules_mailbox_rule"),
+)
+
+mailbox_statistics = Table(
+    "mailbox_statistics",
+    metadata,
+    Column("recipient_id", Integer, ForeignKey("recipients.id", ondelete="CASCADE"), primary_key=True),
+    Column("tenant_id", Integer, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("item_count", Integer, nullable=False, server_default="0"),
+    Column("total_item_size", BigInteger, nullable=False, server_default="0"),
+    Column("deleted_item_count", Integer, nullable=False, server_default="0"),
+    Column("total_deleted_item_size", BigInteger, nullable=False, server_default="0"),
+    Column("last_logon_time", UTCDateTime, nullable=True),
+    Column("last_user_action_time", UTCDateTime, nullable=True),
+    Column("last_interaction_time", UTCDateTime, nullable=True),
+)
+
+# --- tenant configuration --------------------------------------------------------------------------
+
+# Tenant-wide objects of one kind each: singletons (OrganizationConfig, TransportConfig) and named
+# ones (RemoteDomain, TransportRule, HostedContentFilterPolicy, ...). Their Exchange properties
+# live in props, only where they differ from the kind's defaults.
+config_objects = Table(
+    "config_objects",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("tenant_id", Integer, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("guid", String(GUID_LEN), nullable=False),
+    Column("name", String(256), nullable=False),
+    Column("name_lower", String(256), nullable=False),
+    # Order among objects of the kind where Exchange has one (transport rules, policies).
+    Column("priority", Integer, nullable=True),
+    Column("props", Text, nullable=False),
+    Column("when_created", UTCDateTime, nullable=False),
+    Column("when_changed", UTCDateTime, nullable=False),
+    UniqueConstraint("tenant_id", "kind", "name_lower", name="uq_config_objects_name"),
+    Index("ix_config_objects_guid", "guid"),
+)
+
+# --- message trace ---------------------------------------------------------------------------------
+
+# One row per (message, recipient), as Get-MessageTrace reports it. Addresses are stored in lower
+# case so the per-address indexes serve case-insensitive lookups.
+message_trace = Table(
+    "message_trace",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("tenant_id", Integer, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("message_trace_id", String(GUID_LEN), nullable=False),
+    Column("message_id", String(512), nullable=False),
+    Column("received", UTCDateTime, nullable=False),
+    Column("sender_address", String(SMTP_LEN), nullable=False),
+    Column("recipient_address", String(SMTP_LEN), nullable=False),
+    Column("subject", String(1024), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("from_ip", String(64), nullable=True),
+    Column("to_ip", String(64), nullable=True),
+    Index("ix_message_trace_tenant_id_received", "tenant_id", "received"),
+    Index("ix_message_trace_tenant_id_recipient_address_received", "tenant_id", "recipient_address", "received"),
+    Index("ix_message_trace_tenant_id_sender_address_received", "tenant_id", "sender_address", "received"),
+    Index("ix_message_trace_message_trace_id", "message_trace_id"),
 )

@@ -20,6 +20,7 @@ from typing import Any, Final
 from aobo.domain.errors import NotFound
 from aobo.domain.models import NewMailbox, Tenant
 from aobo.domain.passwords import hash_password
+from aobo.domain.seed_content import seed_content
 from aobo.domain.store import Store
 
 __all__ = [
@@ -469,10 +470,12 @@ def seed_demo(store: Store, password: str | None = None) -> DemoWorld:
         tenant = _ensure_tenant(store, spec.name, spec.extra_domains)
         by_domain[tenant.initial_domain] = tenant
         if store.count_mailboxes(tenant.id) == 0:
-            if spec.name == "contoso":
-                store.add_mailboxes(tenant.id, _contoso_mailboxes(tenant))
-            else:
-                store.add_mailboxes(tenant.id, _generated_mailboxes(tenant, spec.mailboxes, spec.name))
+            with store.transaction() as tx:
+                if spec.name == "contoso":
+                    tx.add_mailboxes(tenant.id, _contoso_mailboxes(tenant))
+                else:
+                    tx.add_mailboxes(tenant.id, _generated_mailboxes(tenant, spec.mailboxes, spec.name))
+                seed_content(tx, tenant, spec.name)
     partner = _ensure_tenant(store, "northwindit", ())
     by_domain[partner.initial_domain] = partner
     for spec in _CUSTOMERS:
@@ -530,6 +533,7 @@ def _generated_tenant(store: Store, partner: Tenant, number: int, mailboxes: int
         guid=stable_guid(f"admin@{tenant.initial_domain}", "user"),
     )
     store.add_mailboxes(tenant.id, _generated_mailboxes(tenant, mailboxes, name))
+    seed_content(store, tenant, name)
     store.create_relationship(partner.id, tenant.id)
     return tenant
 

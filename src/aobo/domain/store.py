@@ -7,6 +7,7 @@ from worker threads. Every write is one transaction.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import json
@@ -14,7 +15,7 @@ import re
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,17 +29,25 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.pool import StaticPool
 
 from aobo.domain import passwords
+from aobo.domain.configuration import ConfigStore
 from aobo.domain.errors import AlreadyExists, NotFound, ProxyAddressConflict, StoreError
+from aobo.domain.groups import GroupStore
+from aobo.domain.inbox_rules import InboxRuleStore
+from aobo.domain.message_trace import MessageTraceStore
 from aobo.domain.models import (
     MAILBOX_DEFAULT_PROPS,
     MAILBOX_TYPES,
+    RECIPIENT_KINDS,
+    USER_TYPES,
     AuditEntry,
     NewMailbox,
+    NewRecipient,
     Relationship,
     Tenant,
     User,
     utcnow,
 )
+from aobo.domain.permissions import PermissionStore
 from aobo.domain.schema import (
     UTCDateTime,
     audit_log,
@@ -50,6 +59,7 @@ from aobo.domain.schema import (
     users,
 )
 from aobo.domain.schema import accepted_domains as domains_table
+from aobo.domain.statistics import MailboxStatisticsStore
 from aobo.errors import AuthenticationFailed
 
 __all__ = [
@@ -193,6 +203,32 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    # -- repositories (one per aggregate; each runs on this store's connections) ---------------
+
+    @functools.cached_property
+    def groups(self) -> GroupStore:
+        return GroupStore(self)
+
+    @functools.cached_property
+    def permissions(self) -> PermissionStore:
+        return PermissionStore(self)
+
+    @functools.cached_property
+    def inbox_rules(self) -> InboxRuleStore:
+        return InboxRuleStore(self)
+
+    @functools.cached_property
+    def statistics(self) -> MailboxStatisticsStore:
+        return MailboxStatisticsStore(self)
+
+    @functools.cached_property
+    def config(self) -> ConfigStore:
+        return ConfigStore(self)
+
+    @functools.cached_property
+    def message_trace(self) -> MessageTraceStore:
+        return MessageTraceStore(self)
 
     @contextmanager
     def transaction(self) -> Iterator[Store]:
@@ -528,8 +564,27 @@ class Store:
 
     # -- recipients --------------------------------------------------------------------------
 
-    def add_mailboxes(self, tenant_id: int, mailboxes: Iterable[NewMailbox]) -> int:
-        """Insert mailboxes in one transaction; returns how many. All or nothing.
+    def add_recipient(self, tenant_id: int, recipient: NewRecipient) -> Row[Any]:
+        """Insert one recipient of any kind and return its row (see :meth:`add_mailboxes`)."""
+        if recipient.guid is None:
+            recipient = dataclasses.replace(recipient, guid=uuid.uuid4())
+        with self.transaction() as tx:
+            tx.add_mailboxes(tenant_id, [recipient])
+            with tx._read() as conn:
+                return conn.execute(sa.select(recipients).where(recipients.c.guid == str(recipient.guid))).one()
+
+    def delete_recipient(self, tenant_id: int, recipient_id: int) -> None:
+        """Delete a recipient with its addresses, memberships, permissions, rules and statistics."""
+        with self._write() as conn:
+            deleted = conn.execute(
+                recipients.delete().where(recipients.c.tenant_id == tenant_id, recipients.c.id == recipient_id)
+            ).rowcount
+        if not deleted:
+            raise NotFound(f"No recipient with id {recipient_id} in tenant {tenant_id}.")
+
+    def add_mailboxes(self, tenant_id: int, mailboxes: Iterable[NewRecipient]) -> int:
+        """Insert recipients (mailboxes or any other kind) in one transaction; returns how many.
+        All or nothing.
 
         Raises :class:`ProxyAddressConflict` when an address is already used in the tenant (or twice
         in the input), :class:`ValueError` for malformed input.
@@ -588,17 +643,41 @@ class Store:
         recipient_type_details: Sequence[str] | None = None,
         limit: int | None = None,
         batch_size: int = 1000,
+        where: Sequence[Any] = (),
     ) -> Iterator[Row[Any]]:
         """Mailbox rows in id order, fetched in short keyset-paginated reads of ``batch_size``.
 
         No connection is held between batches, so a slow consumer does not pin the pool; rows
-        added or changed meanwhile may or may not be seen, as with any paged listing.
+        added or changed meanwhile may or may not be seen, as with any paged listing. ``where``
+        adds SQL conditions on the recipients table (a compiled -Filter).
         """
+        return self.iter_recipients(
+            tenant_id,
+            recipient_type_details=MAILBOX_TYPES if recipient_type_details is None else recipient_type_details,
+            limit=limit,
+            batch_size=batch_size,
+            where=where,
+        )
+
+    def iter_recipients(
+        self,
+        tenant_id: int,
+        *,
+        recipient_type_details: Sequence[str] | None = None,
+        limit: int | None = None,
+        batch_size: int = 1000,
+        where: Sequence[Any] = (),
+    ) -> Iterator[Row[Any]]:
+        """Recipient rows of any kind (all kinds when ``recipient_type_details`` is None), as
+        :meth:`iter_mailboxes` reads them."""
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1.")
         if limit is not None and limit < 0:
             raise ValueError("limit must not be negative.")
-        return self._iter_mailboxes(_mailbox_filter(tenant_id, recipient_type_details), limit, batch_size)
+        conditions = [recipients.c.tenant_id == tenant_id, *where]
+        if recipient_type_details is not None:
+            conditions.append(recipients.c.recipient_type_details.in_(list(recipient_type_details)))
+        return self._iter_mailboxes(conditions, limit, batch_size)
 
     def _iter_mailboxes(self, where: list[Any], limit: int | None, batch_size: int) -> Iterator[Row[Any]]:
         last_id = 0
@@ -663,8 +742,17 @@ class Store:
             raise NotFound(f"No recipient with id {recipient_id} in tenant {tenant_id}.")
         return row
 
-    def update_recipient(self, tenant_id: int, recipient_id: int, changes: Mapping[str, Any]) -> Row[Any]:
+    def update_recipient(
+        self,
+        tenant_id: int,
+        recipient_id: int,
+        changes: Mapping[str, Any] | Callable[[Row[Any]], Mapping[str, Any]],
+    ) -> Row[Any]:
         """Apply ``changes`` in one transaction and return the new row.
+
+        ``changes`` may be a function of the current row, called inside the transaction with the
+        row as it is now: read-modify-write changes (``@{Add=...}`` to a multi-valued property)
+        then cannot lose a concurrent writer's update. An empty mapping writes nothing.
 
         Keys are recipients column names, or Exchange property names: those in
         :data:`COLUMN_PROPERTIES` go to their column, the rest into the props JSON (a value equal to
@@ -680,6 +768,10 @@ class Store:
                 ).one_or_none()
                 if row is None:
                     raise NotFound(f"No recipient with id {recipient_id} in tenant {tenant_id}.")
+                if callable(changes):
+                    changes = changes(row)
+                    if not changes:
+                        return row
                 values, props = _split_changes(row, changes)
                 if "name" in values:
                     initial = conn.execute(
@@ -900,14 +992,21 @@ class _Address:
     address: str
 
 
-def _build_mailbox(tenant: Tenant, mb: NewMailbox, now: datetime) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _build_mailbox(tenant: Tenant, mb: NewRecipient, now: datetime) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     alias = _alias(mb.alias)
     if not mb.name.strip():
-        raise ValueError(f"Mailbox {alias!r} needs a name.")
-    if mb.recipient_type_details not in MAILBOX_TYPES:
-        raise ValueError(f"Unknown mailbox type {mb.recipient_type_details!r}; expected one of {MAILBOX_TYPES}.")
+        raise ValueError(f"Recipient {alias!r} needs a name.")
+    recipient_type = RECIPIENT_KINDS.get(mb.recipient_type_details)
+    if recipient_type is None:
+        known = tuple(RECIPIENT_KINDS)
+        raise ValueError(f"Unknown recipient type {mb.recipient_type_details!r}; expected one of {known}.")
+    contact = recipient_type == "MailContact"
+    if contact and not mb.primary_smtp_address:
+        raise ValueError(f"Mail contact {alias!r} needs its external address as primary_smtp_address.")
     primary = mb.primary_smtp_address or f"{alias}@{tenant.default_domain}"
-    proxies = [_Address("SMTP", _smtp(primary)), _Address("smtp", f"{alias}@{tenant.initial_domain}")]
+    proxies = [_Address("SMTP", _smtp(primary))]
+    if not contact:
+        proxies.append(_Address("smtp", f"{alias}@{tenant.initial_domain}"))
     for extra in mb.extra_addresses:
         proxy = _parse_proxy(extra)
         if proxy.prefix == "SMTP":
@@ -916,7 +1015,9 @@ def _build_mailbox(tenant: Tenant, mb: NewMailbox, now: datetime) -> tuple[dict[
     addresses = _address_rows(proxies, tenant.id)
     when = mb.when_created or now
     props = _with_type_props(_non_default(mb.props), mb.recipient_type_details)
-    props["WhenMailboxCreated"] = when.isoformat()
+    if recipient_type == "UserMailbox":
+        props["WhenMailboxCreated"] = when.isoformat()
+    has_account = mb.recipient_type_details in USER_TYPES
     row = {
         "tenant_id": tenant.id,
         "guid": str(mb.guid or uuid.uuid4()),
@@ -927,9 +1028,9 @@ def _build_mailbox(tenant: Tenant, mb: NewMailbox, now: datetime) -> tuple[dict[
         "display_name": mb.display_name,
         "first_name": mb.first_name,
         "last_name": mb.last_name,
-        "user_principal_name": mb.user_principal_name or f"{alias}@{tenant.initial_domain}",
+        "user_principal_name": (mb.user_principal_name or f"{alias}@{tenant.initial_domain}") if has_account else None,
         "primary_smtp_address": addresses[0]["address"],
-        "recipient_type": "UserMailbox",
+        "recipient_type": recipient_type,
         "recipient_type_details": mb.recipient_type_details,
         "distinguished_name": _dn(mb.name.strip(), tenant.initial_domain),
         "hidden_from_address_lists_enabled": mb.hidden_from_address_lists_enabled,
@@ -1015,8 +1116,8 @@ def _split_changes(row: Row[Any], changes: Mapping[str, Any]) -> tuple[dict[str,
             value = str(value).strip()
             if not value:
                 raise ValueError("Name cannot be empty.")
-        elif column == "recipient_type_details" and value not in MAILBOX_TYPES:
-            raise ValueError(f"Unknown mailbox type {value!r}; expected one of {MAILBOX_TYPES}.")
+        elif column == "recipient_type_details" and RECIPIENT_KINDS.get(value) != row.recipient_type:
+            raise ValueError(f"A {row.recipient_type_details} cannot become a {value}.")
         values[column] = value
     return values, props
 

@@ -1,0 +1,12 @@
+"""Seeded Message trace records spread over the last 90 days."""
+
+from __future__ import annotations
+
+import random
+
+from aobo.domain.models import Tenant
+from aobo.domain.store import Store
+
+
+def seed_trace(store: Store, tenant: Tenant, rng: random.Random) -> None:
+    """Add this part of a freshly seeded tenant's content (deterministic for a given ``rng``)."""
