@@ -10,25 +10,42 @@ cmdlet.
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
 from typing import Any, Final
+
+import sqlalchemy as sa
 
 from aobo.cmdlets import texts
 from aobo.cmdlets.binding import BoundParameters
-from aobo.cmdlets.exchange.mailbox_object import PROXY_ADDRESS_COLLECTION as _PROXY_TYPES
+from aobo.cmdlets.enums import RECIPIENT_TYPE_DETAILS_VALUES, RECIPIENT_TYPE_VALUES
 from aobo.cmdlets.exchange.mailbox_object import (
+    MAILBOX_DEFAULTS,
+    MAILBOX_SHAPE,
     RECIPIENT_TYPE,
     RECIPIENT_TYPE_DETAILS,
     organization_id,
     organizational_unit,
+)
+from aobo.cmdlets.exchange.mailbox_object import PROXY_ADDRESS_COLLECTION as _PROXY_TYPES
+from aobo.cmdlets.filters import (
+    CompiledFilter,
+    FilterError,
+    FilterProperty,
+    compile_filter,
+    filter_error_record,
+    parse_filter,
 )
 from aobo.cmdlets.identity import resolve_recipient
 from aobo.cmdlets.parameters import UNLIMITED, IdentityRef
 from aobo.cmdlets.pipeline import Invocation
 from aobo.cmdlets.results import (
     CmdletError,
+    EnumValue,
     ErrorCategory,
     ErrorRecord,
     ExchangeObject,
@@ -39,6 +56,7 @@ from aobo.cmdlets.results import (
 from aobo.domain.configuration import ConfigObject
 from aobo.domain.errors import AlreadyExists, NotFound, StoreError
 from aobo.domain.models import Tenant
+from aobo.domain.schema import recipients
 
 DEFAULT_RESULT_SIZE: Final = 1000
 
@@ -62,6 +80,18 @@ INVALID_OPERATION: Final = "System.InvalidOperationException"
 ALREADY_EXISTS: Final = "Microsoft.Exchange.Data.Directory.ADObjectAlreadyExistsException"
 
 
+#: Each object shape's default values, so a -Filter on it knows every property's type.
+_SHAPE_DEFAULTS: dict[int, tuple[ObjectShape, Sequence[Any]]] = {}
+
+
+def register_shape(shape: ObjectShape, defaults: Sequence[Any]) -> None:
+    """Tell the filter engine the value types of ``shape``'s properties (by their defaults)."""
+    _SHAPE_DEFAULTS[id(shape)] = (shape, defaults)
+
+
+register_shape(MAILBOX_SHAPE, MAILBOX_DEFAULTS)
+
+
 class ObjectTemplate:
     """One Exchange object type: type names, property order, and the value of each property when
     nothing else is known. ``make`` fills in what a row knows; an unknown property name is a bug
@@ -72,6 +102,7 @@ class ObjectTemplate:
     def __init__(self, type_names: Sequence[str], defaults: Mapping[str, Any]) -> None:
         self.shape = ObjectShape(tuple(type_names), tuple(defaults))
         self._defaults = list(defaults.values())
+        register_shape(self.shape, self._defaults)
 
     @property
     def type_name(self) -> str:
@@ -212,6 +243,180 @@ def limited(items: Iterator[Any], limit: int | None) -> Iterator[Any]:
             yield WarningRecord(texts.RESULT_SIZE_WARNING.format(n=limit))
             return
         yield item
+
+
+# --- -Filter --------------------------------------------------------------------------------------
+
+_r = recipients.c
+#: Recipient properties that have a column: a filter on them becomes SQL (and uses the indexes on
+#: lower(column) where there is one). Everything else is checked on the built object.
+_RECIPIENT_COLUMNS: Final[dict[str, FilterProperty]] = {
+    p.name.lower(): p
+    for p in (
+        *(
+            FilterProperty(name, "string", _r[column], lower_indexed=True)
+            for name, column in (
+                ("Name", "name"),
+                ("Alias", "alias"),
+                ("DisplayName", "display_name"),
+                ("UserPrincipalName", "user_principal_name"),
+                ("PrimarySmtpAddress", "primary_smtp_address"),
+                ("WindowsEmailAddress", "primary_smtp_address"),
+                ("DistinguishedName", "distinguished_name"),
+                ("Identity", "name"),
+            )
+        ),
+        FilterProperty("FirstName", "string", _r.first_name),
+        FilterProperty("LastName", "string", _r.last_name),
+        FilterProperty("ForwardingSmtpAddress", "string", _r.forwarding_smtp_address),
+        FilterProperty("ForwardingAddress", "string", _r.forwarding_address),
+        FilterProperty(
+            "RecipientTypeDetails",
+            "enum",
+            _r.recipient_type_details,
+            enum_names=tuple(RECIPIENT_TYPE_DETAILS_VALUES),
+            dotnet_type="Microsoft.Exchange.Data.Directory.Recipient.RecipientTypeDetails",
+        ),
+        FilterProperty(
+            "RecipientType",
+            "enum",
+            _r.recipient_type,
+            enum_names=tuple(RECIPIENT_TYPE_VALUES),
+            dotnet_type="Microsoft.Exchange.Data.Directory.Recipient.RecipientType",
+        ),
+        FilterProperty("HiddenFromAddressListsEnabled", "bool", _r.hidden_from_address_lists_enabled),
+        FilterProperty("DeliverToMailboxAndForward", "bool", _r.deliver_to_mailbox_and_forward),
+        FilterProperty("WhenCreated", "datetime", _r.when_created),
+        FilterProperty("WhenChanged", "datetime", _r.when_changed),
+        FilterProperty("WhenCreatedUTC", "datetime", _r.when_created),
+        FilterProperty("WhenChangedUTC", "datetime", _r.when_changed),
+        FilterProperty("Guid", "guid", _r.guid),
+        FilterProperty("ExchangeGuid", "guid", _r.exchange_guid),
+        FilterProperty("ExternalDirectoryObjectId", "guid", _r.external_directory_object_id),
+    )
+}
+
+
+#: Text properties kept in a recipient's props JSON that Exchange lets every recipient cmdlet filter
+#: on, whether or not the output object shows them (Get-Mailbox -Filter "Department -eq 'Sales'").
+_PROPS_TEXT: Final = (
+    "Department",
+    "Office",
+    "Company",
+    "City",
+    "Title",
+    "StateOrProvince",
+    "CountryOrRegion",
+    *(f"CustomAttribute{i}" for i in range(1, 16)),
+)
+
+
+def _props_text(key: str) -> Any:
+    return sa.type_coerce(_r.props, sa.JSON)[key].as_string()
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, datetime):
+        return "datetime"
+    if isinstance(value, uuid.UUID):
+        return "guid"
+    if isinstance(value, EnumValue):
+        return "enum"
+    if isinstance(value, MultiValued | list | tuple):
+        return "multi"
+    return "string"
+
+
+@functools.cache
+def _filterable(shape: ObjectShape, with_columns: bool) -> dict[str, FilterProperty]:
+    """Every property of ``shape`` as a filterable property, typed by its default value; recipient
+    columns carry their SQL expression when ``with_columns``."""
+    known = _SHAPE_DEFAULTS.get(id(shape))
+    defaults: Sequence[Any] = known[1] if known is not None else [None] * len(shape.property_names)
+    properties: dict[str, FilterProperty] = {}
+    for name, default in zip(shape.property_names, defaults, strict=True):
+        column = _RECIPIENT_COLUMNS.get(name.lower()) if with_columns else None
+        if with_columns and name in _PROPS_TEXT:
+            properties[name.lower()] = FilterProperty(name, "string", _props_text(name))
+        elif column is not None:
+            properties[name.lower()] = replace(column, name=name)
+        elif isinstance(default, EnumValue):
+            enum_type = default.type_names[0]
+            properties[name.lower()] = FilterProperty(name, "enum", dotnet_type=enum_type)
+        else:
+            properties[name.lower()] = FilterProperty(name, _kind(default))
+    if with_columns:
+        for name in _PROPS_TEXT:
+            properties.setdefault(name.lower(), FilterProperty(name, "string", _props_text(name)))
+    return properties
+
+
+def _compile(inv: Invocation, text: str, properties: Mapping[str, FilterProperty]) -> CompiledFilter:
+    try:
+        return compile_filter(parse_filter(text, properties), properties)
+    except FilterError as e:
+        raise CmdletError(filter_error_record(e, inv.definition.name), terminating=True) from None
+
+
+def apply_filter(inv: Invocation, bound: BoundParameters, objects: Iterable[Any]) -> Iterator[Any]:
+    """``objects`` that pass the command's ``-Filter`` (all of them when it has none), evaluated
+    on the objects themselves: for lists that do not come from the recipients table."""
+    text = bound.get("Filter")
+    if text is None:
+        yield from objects
+        return
+    compiled: CompiledFilter | None = None
+    for obj in objects:
+        if not isinstance(obj, ExchangeObject):
+            yield obj
+            continue
+        if compiled is None:
+            compiled = _compile(inv, text, _filterable(obj.shape, False))
+        if compiled.matches(obj):
+            yield obj
+
+
+def list_recipients(
+    inv: Invocation,
+    bound: BoundParameters,
+    make: Callable[[Any], ExchangeObject],
+    types: Sequence[str] | None,
+    *,
+    shape: ObjectShape | None = None,
+) -> Iterator[Any]:
+    """The tenant's recipients of ``types`` as objects, honouring ``-Filter`` and ``-ResultSize``.
+
+    The filter's column conditions go to SQL (so a filter on Name, Alias, addresses or
+    RecipientTypeDetails uses the indexes and never scans in Python); the rest is checked on each
+    object. ``shape`` is the objects' shape; without it one row is read to learn it.
+    """
+    ctx = inv.ctx
+    limit = result_limit(bound)
+    text = bound.get("Filter")
+    where: list[Any] = []
+    residual: Callable[[Any], bool] | None = None
+    if text is not None:
+        if shape is None:
+            probe = list(ctx.store.iter_recipients(ctx.tenant.id, recipient_type_details=types, limit=1))
+            if not probe:
+                # Nothing to filter; the syntax is still checked, as Exchange parses before it reads.
+                _compile(inv, text, {})
+                return
+            shape = make(probe[0]).shape
+        compiled = _compile(inv, text, _filterable(shape, True))
+        if compiled.sql is not None:
+            where.append(compiled.sql)
+        residual = compiled.residual
+    fetch = None if limit is None or residual is not None else limit + 1
+    rows = ctx.store.iter_recipients(ctx.tenant.id, recipient_type_details=types, limit=fetch, where=where)
+    objects = (make(row) for row in rows)
+    if residual is not None:
+        objects = (obj for obj in objects if residual(obj))
+    yield from limited(objects, limit)
 
 
 # --- writes ----------------------------------------------------------------------------------------

@@ -252,6 +252,8 @@ def _base_template() -> list[Any]:
 
 
 _BASE_TEMPLATE: Final = _base_template()
+#: What a Mailbox shows when its row says nothing else (the filter engine types properties by it).
+MAILBOX_DEFAULTS: Final = tuple(_BASE_TEMPLATE)
 _INDEX: Final = {name: i for i, name in enumerate(MAILBOX_PROPERTIES)}
 
 
