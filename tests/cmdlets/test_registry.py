@@ -201,14 +201,14 @@ def test_roles_for_dap() -> None:
 
 def test_default_registry_contents() -> None:
     r = default_registry()
-    assert [d.name for d in r] == [
-        "Get-Command",
-        "Get-FormatData",
-        "Get-Mailbox",
-        "Measure-Object",
-        "Select-Object",
-        "Set-Mailbox",
-    ]
-    assert r.get("Set-Mailbox").writes  # type: ignore[union-attr]
-    assert not r.get("Get-Mailbox").writes  # type: ignore[union-attr]
-    assert {d.area for d in r} == {"builtin", "recipient"}
+    names = [d.name for d in r]
+    assert names == sorted(names, key=str.lower)
+    assert {"Get-Command", "Get-FormatData", "Measure-Object", "Select-Object", "Get-Mailbox", "Set-Mailbox"} <= set(
+        names
+    )
+    for d in r:
+        # Exchange's verbs for reads never write; every Set/New/Remove/Add/Enable/Disable does.
+        assert d.writes == (d.verb in {"Set", "New", "Remove", "Add", "Enable", "Disable"}), d.name
+        assert d.area in roles.ALL_AREAS, d.name
+        if d.verb == "Remove":
+            assert d.confirm_impact == "High", d.name
