@@ -290,9 +290,10 @@ def test_import_pssession_side_pipelines(rps: Endpoint) -> None:
         assert not ps.had_errors, [str(e) for e in ps.streams.error]
         assert objects_of(ps)[0]["Count"] == 0
 
-        ps = run(pool, "Get-Command", ("Name", "Get-Mail*"))
+        ps = run(pool, "Get-Command", ("Name", "Get-Mailbox*"))
         assert not ps.had_errors
-        assert [c["Name"] for c in objects_of(ps)] == ["Get-Mailbox"]
+        names = [c["Name"] for c in objects_of(ps)]
+        assert names[0] == "Get-Mailbox" and all(n.lower().startswith("get-mailbox") for n in names)
 
 
 def test_binding_errors_fail_the_pipeline_with_powershell_text(rps: Endpoint) -> None:
