@@ -9,6 +9,7 @@ closes the remote PowerShell endpoint to it.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import uuid
@@ -20,6 +21,7 @@ from aobo.cmdlets import roles, texts
 from aobo.cmdlets.binding import BoundParameters
 from aobo.cmdlets.enums import RECIPIENT_TYPE_VALUES
 from aobo.cmdlets.exchange import common
+from aobo.cmdlets.exchange.groups import REDUCED_RECIPIENT, reduced_recipient
 from aobo.cmdlets.exchange.mailbox_object import (
     RECIPIENT_TYPE,
     RECIPIENT_TYPE_DETAILS,
@@ -81,51 +83,6 @@ def _common_person(row: Any, tenant: Tenant) -> dict[str, Any]:
 
 # --- Get-Recipient ---------------------------------------------------------------------------------
 
-REDUCED_RECIPIENT: Final = common.ObjectTemplate(
-    (f"{_MANAGEMENT}.ReducedRecipient", *common.AD_PRESENTATION_BASES),
-    {
-        "Alias": "",
-        "City": "",
-        "Company": "",
-        "CountryOrRegion": "",
-        **dict.fromkeys(_CUSTOM_ATTRIBUTES, ""),
-        "Department": "",
-        "DisplayName": "",
-        "EmailAddresses": [],
-        "ExternalDirectoryObjectId": "",
-        "ExternalEmailAddress": None,
-        "FirstName": "",
-        "HiddenFromAddressListsEnabled": False,
-        "LastName": "",
-        "MobilePhone": "",
-        "Office": "",
-        "Phone": "",
-        "PostalCode": "",
-        "PrimarySmtpAddress": "",
-        "RecipientType": None,
-        "RecipientTypeDetails": None,
-        "StateOrProvince": "",
-        "StreetAddress": "",
-        "Title": "",
-        "WindowsLiveID": "",
-        "Name": "",
-        "DistinguishedName": "",
-        "Identity": "",
-        "Guid": None,
-        "ExchangeGuid": None,
-        "ExchangeObjectId": None,
-        "OrganizationalUnit": "",
-        "OrganizationId": "",
-        "Id": "",
-        "WhenChanged": None,
-        "WhenCreated": None,
-        "WhenChangedUTC": None,
-        "WhenCreatedUTC": None,
-        "IsValid": True,
-        "ObjectState": "Unchanged",
-    },
-)
-
 
 def _external(row: Any) -> str | None:
     """ExternalEmailAddress of a contact or mail user: its target address as ``SMTP:x``."""
@@ -136,14 +93,8 @@ def _external(row: Any) -> str | None:
 
 
 def recipient_factory(tenant: Tenant) -> Callable[[Any], ExchangeObject]:
-    def make(row: Any) -> ExchangeObject:
-        values = _common_person(row, tenant)
-        values["ExchangeGuid"] = uuid.UUID(row.exchange_guid)
-        values["ExternalEmailAddress"] = _external(row)
-        values["WindowsLiveID"] = row.user_principal_name or ""
-        return REDUCED_RECIPIENT.make(values, row.name)
-
-    return make
+    """Get-Recipient's objects: the same ReducedRecipient Get-DistributionGroupMember lists."""
+    return functools.partial(reduced_recipient, tenant=tenant)
 
 
 def _anr(text: str) -> Callable[[Any], bool]:

@@ -535,6 +535,20 @@ _MAILBOX_PROPS_SHOWN: Final = (
 )
 
 
+#: Contact details a person's props may hold, shown on its ReducedRecipient.
+_PERSON_TEXT: Final = (
+    "City",
+    "Company",
+    "CountryOrRegion",
+    "Department",
+    "Office",
+    "Phone",
+    "PostalCode",
+    "StateOrProvince",
+    "Title",
+)
+
+
 def reduced_recipient(row: Any, tenant: Tenant) -> ExchangeObject:
     """The ReducedRecipient object of any recipient row (what Get-DistributionGroupMember lists)."""
     values = common.recipient_values(row, tenant)
@@ -584,6 +598,9 @@ def reduced_recipient(row: Any, tenant: Tenant) -> ExchangeObject:
     for key in _MAILBOX_PROPS_SHOWN:
         if key in props:
             values[key] = _value(key, props[key])
+    for key in _PERSON_TEXT:
+        if props.get(key):
+            values[key] = props[key]
     return REDUCED_RECIPIENT.make(values, row.name)
 
 
