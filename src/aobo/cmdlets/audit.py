@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 from aobo.cmdlets.context import CmdletContext
+from aobo.cmdlets.parameters import ConversionError, IdentityType
 from aobo.cmdlets.pipeline import CommandInvocation, redact_raw_parameters
 from aobo.domain.models import AuditEntry
 from aobo.domain.store import REDACTED
@@ -28,9 +29,28 @@ def audit_entries(ctx: CmdletContext, invocations: Sequence[CommandInvocation], 
                 parameters=parameters,
                 succeeded=error is None,
                 error=_scrub(error, inv),
+                object_id=object_id(inv),
             )
         )
     return entries
+
+
+_IDENTITY = IdentityType()
+
+
+def object_id(inv: CommandInvocation) -> str | None:
+    """What the command acted on, as the caller named it: its -Identity, else its first positional
+    argument (Identity is position 0 wherever a cmdlet has one); Search-AdminAuditLog -ObjectIds
+    matches it."""
+    named = [value for name, value in inv.parameters if name and name.lstrip("-").rstrip(":").lower() == "identity"]
+    candidates = named or [value for name, value in inv.parameters if name is None]
+    if not candidates or REDACTED in redact_raw_parameters([(None, candidates[0])]).values():
+        return None
+    try:
+        ref = _IDENTITY.convert(candidates[0])
+    except ConversionError:
+        return None
+    return (str(ref) or None) if ref is not None else None
 
 
 def _scrub(error: str | None, inv: CommandInvocation) -> str | None:

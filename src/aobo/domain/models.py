@@ -119,6 +119,8 @@ class AuditEntry:
     run_date: datetime = field(default_factory=utcnow)
     #: Assigned by the store; ``None`` on entries not read back from it.
     id: int | None = None
+    #: What the command acted on (its -Identity as given): Search-AdminAuditLog's ObjectModified.
+    object_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -838,15 +838,24 @@ class Store:
                     "parameters": _json(redact(entry.parameters)),
                     "succeeded": entry.succeeded,
                     "error": entry.error,
+                    "object_id": entry.object_id,
                 },
             )
 
-    def audit_entries(self, *, target_tenant_id: int | None = None, limit: int = 1000) -> list[AuditEntry]:
-        """Newest first."""
+    def audit_entries(
+        self,
+        *,
+        target_tenant_id: int | None = None,
+        limit: int = 1000,
+        offset: int = 0,
+        where: Sequence[Any] = (),
+    ) -> list[AuditEntry]:
+        """Newest first; ``where`` adds conditions on ``audit_log`` columns (see :meth:`search_audit`)."""
         c = audit_log.c
-        stmt = sa.select(audit_log).order_by(c.run_date.desc(), c.id.desc()).limit(limit)
+        stmt = sa.select(audit_log).order_by(c.run_date.desc(), c.id.desc()).limit(limit).offset(offset)
         if target_tenant_id is not None:
             stmt = stmt.where(c.target_tenant_id == target_tenant_id)
+        stmt = stmt.where(*where)
         with self._read() as conn:
             rows = conn.execute(stmt).all()
         return [
@@ -861,9 +870,49 @@ class Store:
                 error=row.error,
                 run_date=row.run_date,
                 id=row.id,
+                object_id=row.object_id,
             )
             for row in rows
         ]
+
+    def search_audit(
+        self,
+        target_tenant_id: int,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        cmdlets: Sequence[str] = (),
+        callers: Sequence[str] = (),
+        object_ids: Sequence[str] = (),
+        parameters: Sequence[str] = (),
+        succeeded: bool | None = None,
+        external: bool | None = None,
+        exclude_verbs: Sequence[str] = (),
+        offset: int = 0,
+        limit: int = 1000,
+    ) -> list[AuditEntry]:
+        """Search-AdminAuditLog's query: one tenant's entries, newest first. Name lists match without
+        regard to case; ``parameters`` keeps entries that used any of them; ``external`` selects
+        entries whose caller belongs to another tenant (a partner acting through DAP/GDAP)."""
+        c = audit_log.c
+        where: list[Any] = []
+        if start is not None:
+            where.append(c.run_date >= start)
+        if end is not None:
+            where.append(c.run_date <= end)
+        for column, values in ((c.cmdlet, cmdlets), (c.caller, callers), (c.object_id, object_ids)):
+            if values:
+                where.append(sa.func.lower(column).in_(sorted({v.lower() for v in values})))
+        if parameters:
+            text = sa.func.lower(c.parameters)
+            where.append(sa.or_(*(text.like(f"%{json.dumps(p.lower())}:%") for p in parameters)))
+        if succeeded is not None:
+            where.append(c.succeeded == succeeded)
+        if external is not None:
+            other = c.caller_tenant_id != c.target_tenant_id
+            where.append(other if external else ~other)
+        where.extend(~sa.func.lower(c.cmdlet).like(f"{verb.lower()}-%") for verb in exclude_verbs)
+        return self.audit_entries(target_tenant_id=target_tenant_id, limit=limit, offset=offset, where=where)
 
 
 _GUID_COLUMNS = ("guid", "exchange_guid", "external_directory_object_id")
