@@ -154,6 +154,8 @@ THROW_SITES: Final[dict[tuple[str, str], str]] = {
     ("Get-Mailbox", "Ambiguous"): "7BDF8A54",
     ("Set-Mailbox", "NotFound"): "1D3E8C27",
     ("Set-Mailbox", "Ambiguous"): "4A92F0D1",
+    # Exchange Online's own code for Get-MessageTrace's date validation.
+    ("Get-MessageTrace", "Validation"): "A9FC7A86",
 }
 
 #: Task namespaces by noun, for the FQID's class name; recipient tasks are the default.
@@ -174,11 +176,10 @@ _TASK_NAMESPACES: Final = {
             "HostedOutboundSpamFilterPolicy",
             "MalwareFilterPolicy",
             "AntiPhishPolicy",
-            "MessageTrace",
-            "MessageTraceV2",
         ),
         "Microsoft.Exchange.Management.Hygiene",
     ),
+    **dict.fromkeys(("MessageTrace", "MessageTraceV2"), "Microsoft.Exchange.Management.FfoReporting"),
     "TransportRule": "Microsoft.Exchange.MessagingPolicies.Rules.Tasks",
     **dict.fromkeys(
         ("InboxRule", "MailboxFolderPermission", "MailboxAutoReplyConfiguration", "MailboxStatistics"),

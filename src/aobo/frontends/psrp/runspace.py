@@ -453,8 +453,20 @@ class Runspace:
     def _execute(self, run: PipelineRun) -> None:
         """Worker thread: run one pipeline to a final state."""
         invocations: list[CommandInvocation] = []
-        error: str | None = None
+        audited = False
         out = _OutputWriter(self, run)
+
+        def audit(error: str | None) -> None:
+            # Before the final state goes out: a client that reads the audit log right after the
+            # command ended must find it there.
+            nonlocal audited
+            if invocations and not audited:
+                audited = True
+                try:
+                    self.engine.audit(invocations, error)
+                except Exception:
+                    log.exception("could not write the audit log")
+
         try:
             with self.lock:
                 if run.closed or self.closed:
@@ -490,6 +502,7 @@ class Runspace:
                 else:
                     out.write(item)
             last = out.frame()
+            audit(None)
             with self.lock:
                 if run.closed or self.closed:
                     return
@@ -498,19 +511,19 @@ class Runspace:
                 run.pipe.complete()
                 self._finish(run)
         except PipelineStopped:
-            error = "The pipeline has been stopped."
+            audit("The pipeline has been stopped.")
             out.discard()
             with self.lock:
                 if not (run.closed or self.closed):
                     run.pipe.stop()
                     self._finish(run)
         except results.CmdletError as exc:
-            error = exc.record.message
+            audit(exc.record.message)
             out.flush()
             self._fail(run, exc.record)
         except Exception as exc:
             log.exception("pipeline %s failed", run.pid)
-            error = f"{type(exc).__name__}: {exc}"
+            audit(f"{type(exc).__name__}: {exc}")
             self._fail(run, _internal_error(exc))
         finally:
             if not (run.outbox.finished or run.closed or self.closed):
@@ -518,11 +531,7 @@ class Runspace:
                 log.error("pipeline %s ended without a final state; failing it", run.pid)
                 with contextlib.suppress(Exception):
                     self._fail(run, _internal_error(RuntimeError("no final state")))
-            if invocations:
-                try:
-                    self.engine.audit(invocations, error)
-                except Exception:
-                    log.exception("could not write the audit log")
+            audit("The pipeline ended without a final state.")
 
     def _host_for(self, run: PipelineRun, pipeline_host: Any, out: _OutputWriter) -> Host | None:
         """The client's host for this pipeline, or None when it cannot prompt (no host, or no UI)."""
