@@ -21,12 +21,6 @@ from tests.e2e.helpers import PARTNER_ADMIN, Endpoint, objects_of
 ORG = "tailspintoys.onmicrosoft.com"
 YES, YES_TO_ALL, NO, NO_TO_ALL = range(4)
 
-# Set-Mailbox is being moved onto the engine's ShouldProcess (inv.should_process per mailbox); until
-# then it has its own -WhatIf and never prompts. Only these end-to-end tests depend on that.
-PENDING_SET_MAILBOX = pytest.mark.xfail(
-    strict=False, reason="Set-Mailbox does not call inv.should_process yet (being rewritten elsewhere)"
-)
-
 
 @dataclass
 class Prompt:
@@ -99,7 +93,6 @@ def open_with_host(rps: Endpoint, ui: ScriptedUI) -> RunspacePool:
     return pool
 
 
-@PENDING_SET_MAILBOX
 def test_confirm_prompts_through_the_clients_host_and_no_leaves_the_mailbox(
     rps: Endpoint, mailbox: tuple[str, str]
 ) -> None:
@@ -128,7 +121,6 @@ def test_confirm_prompts_through_the_clients_host_and_no_leaves_the_mailbox(
         pool.close()
 
 
-@PENDING_SET_MAILBOX
 def test_confirm_answered_yes_changes_the_mailbox(rps: Endpoint, mailbox: tuple[str, str]) -> None:
     name, _ = mailbox
     ui = ScriptedUI(answers=[YES])
@@ -142,7 +134,6 @@ def test_confirm_answered_yes_changes_the_mailbox(rps: Endpoint, mailbox: tuple[
         pool.close()
 
 
-@PENDING_SET_MAILBOX
 def test_confirm_without_a_host_fails_with_the_non_interactive_error(rps: Endpoint, mailbox: tuple[str, str]) -> None:
     name, original = mailbox
     with rps.pool(PARTNER_ADMIN, ORG) as pool:  # pypsrp without host=: IsHostNull
