@@ -189,6 +189,19 @@ def demo() -> None:
 
 
 @app.command()
+def docs(
+    output: Annotated[Path, typer.Option(help="Where to write the cmdlet reference.")] = Path("docs/cmdlets.md"),
+) -> None:
+    """Write the cmdlet reference (every cmdlet, its parameters and sets) from the registry."""
+    from aobo.cmdlets.catalog import default_registry
+    from aobo.cmdlets.reference import render
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(render(default_registry()), encoding="utf-8")
+    console.print(f"Wrote {output}")
+
+
+@app.command()
 def version() -> None:
     """Print the version."""
     console.print(f"aobo {__version__}")
