@@ -182,9 +182,10 @@ _TASK_NAMESPACES: Final = {
     **dict.fromkeys(("MessageTrace", "MessageTraceV2"), "Microsoft.Exchange.Management.FfoReporting"),
     "TransportRule": "Microsoft.Exchange.MessagingPolicies.Rules.Tasks",
     **dict.fromkeys(
-        ("InboxRule", "MailboxFolderPermission", "MailboxAutoReplyConfiguration", "MailboxStatistics"),
+        ("InboxRule", "MailboxFolderPermission", "MailboxAutoReplyConfiguration"),
         "Microsoft.Exchange.Management.StoreTasks",
     ),
+    "MailboxStatistics": "Microsoft.Exchange.Management.MapiTasks",
 }
 
 
@@ -200,10 +201,6 @@ def task_class_of(cmdlet: str) -> str:
 
 OBJECT_NOT_FOUND: Final = "The operation couldn't be performed because object '{id}' couldn't be found on '{dc}'."
 OBJECT_AMBIGUOUS: Final = "The operation couldn't be performed because '{id}' matches multiple entries."
-FILTER_NOT_SUPPORTED: Final = (
-    "The Filter parameter isn't supported by this server yet. Use Identity, Anr or RecipientTypeDetails, "
-    "or filter the results with Select-Object on the client."
-)
 RESULT_SIZE_WARNING: Final = (
     "By default, only the first {n} items are returned. Use the ResultSize parameter to specify the number "
     'of items returned. To return all items, specify "-ResultSize Unlimited". Be aware that, depending on '
@@ -212,7 +209,6 @@ RESULT_SIZE_WARNING: Final = (
     "another task or script to perform batch changes."
 )
 NOTHING_MODIFIED: Final = "The command completed successfully but no settings of '{id}' have been modified."
-WHATIF_SET_MAILBOX: Final = 'What if: Setting mailbox "{id}".'
 
 
 def exchange_timestamp(when: datetime | None = None) -> str:

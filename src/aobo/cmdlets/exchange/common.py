@@ -41,8 +41,9 @@ from aobo.cmdlets.filters import (
     parse_filter,
 )
 from aobo.cmdlets.identity import resolve_recipient
-from aobo.cmdlets.parameters import UNLIMITED, IdentityRef
+from aobo.cmdlets.parameters import UNLIMITED, IdentityRef, IdentityType
 from aobo.cmdlets.pipeline import Invocation
+from aobo.cmdlets.registry import Parameter
 from aobo.cmdlets.results import (
     CmdletError,
     EnumValue,
@@ -180,6 +181,21 @@ def fail(inv: Invocation, message: str, exception: str = DATA_VALIDATION, *, tar
 
 
 # --- identities ------------------------------------------------------------------------------------
+
+
+def identity_parameter(
+    dotnet: str, *, mandatory: bool = False, parameter_sets: tuple[str, ...] | None = None
+) -> Parameter:
+    """Exchange's ``-Identity``: positional, and bound from piped objects by value and by name."""
+    return Parameter(
+        "Identity",
+        IdentityType(dotnet),
+        mandatory=mandatory,
+        position=0,
+        value_from_pipeline=True,
+        value_from_pipeline_by_property_name=True,
+        **({"parameter_sets": parameter_sets} if parameter_sets else {}),
+    )
 
 
 def resolve(inv: Invocation, identity: IdentityRef | str, types: Sequence[str] | None) -> Any | None:

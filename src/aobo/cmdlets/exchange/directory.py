@@ -35,7 +35,6 @@ from aobo.cmdlets.parameters import (
     BoolType,
     EnumType,
     IdentityRef,
-    IdentityType,
     MultiValuedUpdate,
     SmtpAddressType,
     StringType,
@@ -162,15 +161,9 @@ def _get_recipient(inv: Invocation) -> Iterator[Any]:
         yield from _get_recipients(inv, bound, make, _selected(bound, ALL_KINDS))
 
 
-def _identity(id_type: str, *, mandatory: bool = False) -> Parameter:
-    return Parameter(
-        "Identity",
-        IdentityType(f"Microsoft.Exchange.Configuration.Tasks.{id_type}"),
-        mandatory=mandatory,
-        position=0,
-        value_from_pipeline=True,
-        value_from_pipeline_by_property_name=True,
-        parameter_sets=("Identity",),
+def _identity(id_type: str, mandatory: bool = False) -> Parameter:
+    return common.identity_parameter(
+        f"Microsoft.Exchange.Configuration.Tasks.{id_type}", mandatory=mandatory, parameter_sets=("Identity",)
     )
 
 

@@ -23,6 +23,7 @@ from aobo.cmdlets.exchange.mailbox_object import (
     ENGINE_DEFAULTS,
     PROXY_ADDRESS_COLLECTION,
     STRING_COLLECTION,
+    legacy_dn,
 )
 from aobo.cmdlets.identity import resolve_recipient
 from aobo.cmdlets.parameters import (
@@ -172,7 +173,6 @@ _MANAGEMENT: Final = "Microsoft.Exchange.Data.Directory.Management"
 _FOREST: Final = "NAMPR01A001.PROD.OUTLOOK.COM"
 _CUSTOM: Final = {f"CustomAttribute{i}": "" for i in (1, 10, 11, 12, 13, 14, 15, 2, 3, 4, 5, 6, 7, 8, 9)}
 _EXTENSION: Final = {f"ExtensionCustomAttribute{i}": () for i in range(1, 6)}
-_LEGACY_DN_PREFIX: Final = "/o=ExchangeLabs/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn="
 
 #: MailEnabledRecipient's properties between the group-specific head and the ADObject tail, in
 #: Exchange's order; ``{name}`` placeholders are where a subclass puts its own.
@@ -482,7 +482,7 @@ def distribution_group(row: Any, tenant: Tenant) -> ExchangeObject:
     values["GroupType"] = _GROUP_TYPE_FLAGS["Universal, SecurityEnabled" if security else "Universal"]
     values["MemberDepartRestriction"] = _MEMBER_UPDATE["Closed" if security else "Open"]
     values["SamAccountName"] = _sam_account_name(row.guid)
-    values["LegacyExchangeDN"] = f"{_LEGACY_DN_PREFIX}{row.guid.replace('-', '')}-{row.alias}"
+    values["LegacyExchangeDN"] = legacy_dn(row.guid, row.alias)
     values["WindowsEmailAddress"] = row.primary_smtp_address
     values.update(_STORE_DEFAULTED)
     _overlay(values, DISTRIBUTION_GROUP, common.row_props(row))
@@ -498,7 +498,7 @@ def unified_group(row: Any, tenant: Tenant, members: int, external: int) -> Exch
     values.update(
         {
             "ExchangeGuid": uuid.UUID(row.exchange_guid),
-            "LegacyExchangeDN": f"{_LEGACY_DN_PREFIX}{row.exchange_guid.replace('-', '')}-{row.alias}",
+            "LegacyExchangeDN": legacy_dn(row.exchange_guid, row.alias),
             "CalendarUrl": f"{owa}&action=calendar",
             "InboxUrl": f"{owa}&action=conversations",
             "PeopleUrl": f"{owa}&action=people",
@@ -769,26 +769,13 @@ _RESULT_SIZE: Final = Parameter("ResultSize", UnlimitedType(), default=common.DE
 _FILTER: Final = Parameter("Filter", StringType(), help="OPATH filter on the group's properties.")
 
 
-def _identity(dotnet: str, *, mandatory: bool, sets: tuple[str, ...] | None = None) -> Parameter:
-    extra: dict[str, Any] = {"parameter_sets": sets} if sets else {}
-    return Parameter(
-        "Identity",
-        IdentityType(dotnet),
-        mandatory=mandatory,
-        position=0,
-        value_from_pipeline=True,
-        value_from_pipeline_by_property_name=True,
-        **extra,
-    )
-
-
 _BYPASS: Final = Parameter("BypassSecurityGroupManagerCheck", SwitchType())
 
 GET_DISTRIBUTION_GROUP: Final = CmdletDefinition(
     name="Get-DistributionGroup",
     handler=_get_distribution_group,
     parameters=(
-        _identity(_GROUP_ID, mandatory=False, sets=("Identity",)),
+        common.identity_parameter(_GROUP_ID, mandatory=False, parameter_sets=("Identity",)),
         Parameter("Anr", StringType(), parameter_sets=("AnrSet",), help="Ambiguous name resolution."),
         Parameter("ManagedBy", IdentityType(_GENERAL_RECIPIENT_ID), parameter_sets=("ManagedBySet",)),
         _FILTER,
@@ -1074,7 +1061,7 @@ SET_DISTRIBUTION_GROUP: Final = CmdletDefinition(
     name="Set-DistributionGroup",
     handler=_set_distribution_group,
     parameters=(
-        _identity(_GROUP_ID, mandatory=True),
+        common.identity_parameter(_GROUP_ID, mandatory=True),
         Parameter(
             "AcceptMessagesOnlyFromSendersOrMembers",
             _identities(f"{_TASKS}.RecipientIdParameter"),
@@ -1124,7 +1111,7 @@ def _remove_distribution_group(inv: Invocation) -> Iterator[Any]:
 REMOVE_DISTRIBUTION_GROUP: Final = CmdletDefinition(
     name="Remove-DistributionGroup",
     handler=_remove_distribution_group,
-    parameters=(_identity(_GROUP_ID, mandatory=True), _BYPASS),
+    parameters=(common.identity_parameter(_GROUP_ID, mandatory=True), _BYPASS),
     writes=True,
     confirm_impact="High",
     synopsis="Removes distribution groups and mail-enabled security groups.",
@@ -1146,7 +1133,7 @@ def _get_distribution_group_member(inv: Invocation) -> Iterator[Any]:
 GET_DISTRIBUTION_GROUP_MEMBER: Final = CmdletDefinition(
     name="Get-DistributionGroupMember",
     handler=_get_distribution_group_member,
-    parameters=(_identity(_GROUP_MEMBER_ID, mandatory=True), _RESULT_SIZE),
+    parameters=(common.identity_parameter(_GROUP_MEMBER_ID, mandatory=True), _RESULT_SIZE),
     output_type=(REDUCED_RECIPIENT.type_name,),
     synopsis="Gets the members of distribution groups and mail-enabled security groups.",
     area=RECIPIENT,
@@ -1199,7 +1186,7 @@ def _member_cmdlet(verb: str, impact: ConfirmImpact, synopsis: str) -> CmdletDef
         name=f"{verb}-DistributionGroupMember",
         handler=_member_change(verb == "Add"),
         parameters=(
-            _identity(_GROUP_ID, mandatory=True),
+            common.identity_parameter(_GROUP_ID, mandatory=True),
             _BYPASS,
             Parameter("Member", IdentityType(_MEMBER_ID), value_from_pipeline=True),
         ),
@@ -1244,7 +1231,7 @@ GET_UNIFIED_GROUP: Final = CmdletDefinition(
     name="Get-UnifiedGroup",
     handler=_get_unified_group,
     parameters=(
-        _identity(_UNIFIED_ID, mandatory=False, sets=("Identity",)),
+        common.identity_parameter(_UNIFIED_ID, mandatory=False, parameter_sets=("Identity",)),
         Parameter("Anr", StringType(), parameter_sets=("AnrSet",), help="Ambiguous name resolution."),
         _FILTER,
         _RESULT_SIZE,

@@ -275,6 +275,12 @@ def organizational_unit(tenant: Tenant) -> str:
 
 _LEGACY_DN_PREFIX: Final = "/o=ExchangeLabs/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn="
 
+
+def legacy_dn(guid_text: str, alias: str) -> str:
+    """A recipient's LegacyExchangeDN, from its (Exchange) GUID and alias."""
+    return f"{_LEGACY_DN_PREFIX}{guid_text.replace('-', '')}-{alias}"
+
+
 # Indexes of the properties set per row, resolved once.
 _I_DELIVER = _i("DeliverToMailboxAndForward")
 _I_EXCHANGE_GUID = _i("ExchangeGuid")
@@ -438,7 +444,7 @@ def mailbox_factory(tenant: Tenant) -> Callable[[Any], ExchangeObject]:
         v[_I_EMAILS] = MultiValued(_addresses(emails), _PROXY_TYPES)
         v[_I_EXTERNAL_ID] = external_id
         v[_I_HIDDEN] = hidden
-        v[_I_LEGACY_DN] = f"{_LEGACY_DN_PREFIX}{exchange_guid_text.replace('-', '')}-{alias}"
+        v[_I_LEGACY_DN] = legacy_dn(exchange_guid_text, alias)
         v[_I_PRIMARY] = primary
         v[_I_RT] = rt_enum.get(rt) or rt
         v[_I_RTD] = rtd_enum.get(rtd) or rtd

@@ -16,8 +16,8 @@ from typing import Any, Final
 from aobo.cmdlets import roles, texts
 from aobo.cmdlets.exchange import common
 from aobo.cmdlets.exchange.mailbox_object import (
-    _LEGACY_DN_PREFIX,
     STRING_COLLECTION,
+    legacy_dn,
 )
 from aobo.cmdlets.parameters import (
     BoolType,
@@ -42,22 +42,6 @@ from aobo.domain.statistics import AUTO_REPLY_PROPS, CAS_PROPS, format_size
 _MAILBOX_ID: Final = "Microsoft.Exchange.Configuration.Tasks.MailboxIdParameter"
 _GENERAL_MAILBOX_ID: Final = "Microsoft.Exchange.Configuration.Tasks.GeneralMailboxOrMailUserIdParameter"
 _CONFIGURABLE: Final = ("Microsoft.Exchange.Data.ConfigurableObject", "System.Object")
-
-
-def _identity_parameter(dotnet: str = _MAILBOX_ID, *, mandatory: bool = False) -> Parameter:
-    return Parameter(
-        "Identity",
-        IdentityType(dotnet),
-        mandatory=mandatory,
-        position=0,
-        value_from_pipeline=True,
-        value_from_pipeline_by_property_name=True,
-    )
-
-
-def legacy_dn(row: Any) -> str:
-    """The mailbox's LegacyExchangeDN, as the Mailbox object shows it."""
-    return f"{_LEGACY_DN_PREFIX}{row.exchange_guid.replace('-', '')}-{row.alias}"
 
 
 def _listed(inv: Invocation, make: Callable[[Any], ExchangeObject], shape: ObjectShape) -> Iterator[Any]:
@@ -136,7 +120,7 @@ def _statistics(inv: Invocation, row: Any) -> Any:
             "LastLogonTime": st.last_logon_time,
             "LastLogoffTime": st.last_logon_time,
             "LastUserActionTime": st.last_user_action_time,
-            "LegacyDN": legacy_dn(row),
+            "LegacyDN": legacy_dn(row.exchange_guid, row.alias),
             "MailboxGuid": mailbox_guid,
             "MailboxTypeDetail": row.recipient_type_details,
             "TotalDeletedItemSize": format_size(st.total_deleted_item_size),
@@ -158,7 +142,7 @@ def _get_mailbox_statistics(inv: Invocation) -> Iterator[Any]:
 GET_MAILBOX_STATISTICS: Final = CmdletDefinition(
     name="Get-MailboxStatistics",
     handler=_get_mailbox_statistics,
-    parameters=(_identity_parameter(_GENERAL_MAILBOX_ID, mandatory=True),),
+    parameters=(common.identity_parameter(_GENERAL_MAILBOX_ID, mandatory=True),),
     output_type=(_STATISTICS.type_name,),
     synopsis="Returns information about a mailbox: its size, number of items and last access.",
     area=roles.RECIPIENT,
@@ -283,7 +267,7 @@ def _cas_mailbox(inv: Invocation, row: Any) -> Any:
     values = {k: recipient[k] for k in _CAS_RECIPIENT_KEYS}
     hexguid = row.guid.replace("-", "").upper()
     values["SamAccountName"] = f"${hexguid[:6]}-{hexguid[6:18]}"
-    values["LegacyExchangeDN"] = legacy_dn(row)
+    values["LegacyExchangeDN"] = legacy_dn(row.exchange_guid, row.alias)
     values.update(_cas_settings(row))
     return _CAS.make(values, row.name)
 
@@ -328,7 +312,7 @@ GET_CAS_MAILBOX: Final = CmdletDefinition(
     name="Get-CASMailbox",
     handler=_get_cas_mailbox,
     parameters=(
-        _identity_parameter(),
+        common.identity_parameter(_MAILBOX_ID),
         Parameter("Filter", StringType()),
         Parameter("ResultSize", UnlimitedType(), default=common.DEFAULT_RESULT_SIZE),
     ),
@@ -340,7 +324,7 @@ GET_CAS_MAILBOX: Final = CmdletDefinition(
 SET_CAS_MAILBOX: Final = CmdletDefinition(
     name="Set-CASMailbox",
     handler=_set_cas_mailbox,
-    parameters=(_identity_parameter(mandatory=True), *_CAS_PARAMETERS),
+    parameters=(common.identity_parameter(_MAILBOX_ID, mandatory=True), *_CAS_PARAMETERS),
     writes=True,
     synopsis="Configures client access settings on a mailbox.",
     area=roles.RECIPIENT,
@@ -484,7 +468,7 @@ GET_AUTO_REPLY: Final = CmdletDefinition(
     name="Get-MailboxAutoReplyConfiguration",
     handler=_get_auto_reply,
     parameters=(
-        _identity_parameter(),
+        common.identity_parameter(_MAILBOX_ID),
         Parameter("ResultSize", UnlimitedType(), default=common.DEFAULT_RESULT_SIZE),
     ),
     output_type=(_AUTO_REPLY.type_name,),
@@ -496,7 +480,7 @@ SET_AUTO_REPLY: Final = CmdletDefinition(
     name="Set-MailboxAutoReplyConfiguration",
     handler=_set_auto_reply,
     parameters=(
-        _identity_parameter(mandatory=True),
+        common.identity_parameter(_MAILBOX_ID, mandatory=True),
         Parameter("AutoReplyState", _OOF_STATE),
         Parameter("StartTime", DateTimeType()),
         Parameter("EndTime", DateTimeType()),
@@ -808,7 +792,11 @@ def _recipient_entry(inv: Invocation, text: str) -> dict[str, str]:
     rows = inv.ctx.store.find_recipients(inv.ctx.tenant.id, text)
     if len(rows) == 1:
         row = rows[0]
-        return {"DisplayName": row.display_name, "Address": legacy_dn(row), "RoutingType": "EX"}
+        return {
+            "DisplayName": row.display_name,
+            "Address": legacy_dn(row.exchange_guid, row.alias),
+            "RoutingType": "EX",
+        }
     address = text[5:] if text.lower().startswith("smtp:") else text
     local, at, domain = address.partition("@")
     if not rows and at and local and "." in domain and " " not in address:

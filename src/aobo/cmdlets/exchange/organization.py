@@ -25,6 +25,7 @@ from aobo.cmdlets.exchange.common import (
     apply_filter,
     differs,
     fail,
+    identity_parameter,
     limited,
     nothing_modified,
     result_limit,
@@ -37,7 +38,6 @@ from aobo.cmdlets.parameters import (
     ConversionError,
     EnumType,
     IdentityRef,
-    IdentityType,
     IntegerType,
     MultiValuedChange,
     ParameterType,
@@ -704,17 +704,6 @@ class SmtpDomainWithSubdomainsType(ParameterType):
 
 
 _REMOTE_ID: Final = "Microsoft.Exchange.Configuration.Tasks.RemoteDomainIdParameter"
-
-
-def identity_parameter(dotnet: str, *, mandatory: bool) -> Parameter:
-    return Parameter(
-        "Identity",
-        IdentityType(dotnet),
-        mandatory=mandatory,
-        position=0,
-        value_from_pipeline=True,
-        value_from_pipeline_by_property_name=True,
-    )
 
 
 def _get_remote_domain(inv: Invocation) -> Iterator[Any]:

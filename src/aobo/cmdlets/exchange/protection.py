@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Final
 
+from aobo.cmdlets.exchange.common import identity_parameter
 from aobo.cmdlets.exchange.organization import (
     ConfigKind,
     Setting,
@@ -19,7 +20,6 @@ from aobo.cmdlets.exchange.organization import (
     config_cmdlet,
     find_one,
     get_objects,
-    identity_parameter,
     in_range,
     not_null,
     set_config,
