@@ -89,7 +89,7 @@ def _identifiers(store: Any, tenant: Any) -> list[str]:
     return values
 
 
-def _value(p: Parameter, identity: str) -> Any:
+def plausible_value(p: Parameter, identity: str) -> Any:
     """A plausible value of the parameter's type; identity-like ones name the other tenant."""
     t = p.type
     if isinstance(t, IdentityType):
@@ -124,7 +124,7 @@ def _arguments(d: CmdletDefinition, identity: str) -> list[tuple[str, Any]]:
         in_set = p.in_set(chosen) if chosen != "__AllParameterSets" else p.in_all_sets or p.ever_mandatory
         wanted = p.mandatory_in(chosen) or (in_set and (isinstance(p.type, IdentityType) or p.name == "Identity"))
         if wanted:
-            args.append((p.name, _value(p, identity)))
+            args.append((p.name, plausible_value(p, identity)))
     if d.writes:
         args.append(("Confirm", False))
     return args
