@@ -107,6 +107,18 @@ def test_bad_filters_get_exchanges_errors(contoso: CmdletContext, text: str, mes
     assert record.fully_qualified_error_id.startswith("ParameterBindingFailed,Get-Thing")
 
 
+def test_an_address_filter_is_sql_and_uses_the_address_index(contoso: CmdletContext) -> None:
+    properties = common._with_addresses(common._filterable(MAILBOX_SHAPE, True), contoso.tenant.id)
+    compiled = compile_filter(parse_filter("EmailAddresses -like 'smtp:adele*'", properties), properties)
+    assert compiled.residual is None and compiled.sql is not None
+    statement = sa.select(recipients.c.id).where(recipients.c.tenant_id == contoso.tenant.id, compiled.sql)
+    sql = str(statement.compile(contoso.store.engine, compile_kwargs={"literal_binds": True}))
+    with contoso.store.engine.connect() as conn:
+        plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
+    assert "SEARCH recipient_addresses USING INDEX" in plan and "SCAN" not in plan, plan
+    assert [o["Alias"] for o in _run(contoso, ("Filter", "EmailAddresses -like 'smtp:adele*'"))] == ["AdeleV"]
+
+
 def test_a_filter_on_an_indexed_property_uses_its_index(seeded_store: Any) -> None:
     properties = common._filterable(MAILBOX_SHAPE, True)
     compiled = compile_filter(parse_filter("Name -like 'adele*'", properties), properties)
@@ -132,6 +144,13 @@ _COMPARISONS = st.one_of(
         st.sampled_from(["$true", "$false", "$null"]),
     ),
     st.builds(
+        lambda op, v: f"EmailAddresses {op} '{v}'",
+        st.sampled_from(["-eq", "-ne", "-like", "-notlike"]),
+        st.sampled_from(
+            ["smtp:a*", "SMTP:*", "*@contoso.com", "a*", "sm*", "x500:*", "adelev@contoso.com", "smtp:*onmicrosoft*"]
+        ),
+    ),
+    st.builds(
         lambda op, v: f"RecipientTypeDetails {op} '{v}'",
         st.sampled_from(["-eq", "-ne"]),
         st.sampled_from(MAILBOX_TYPES),
@@ -152,6 +171,6 @@ _FILTERS = st.recursive(
 @given(text=_FILTERS)
 def test_sql_and_python_agree_on_random_filters(contoso: CmdletContext, text: str) -> None:
     got = [o["Guid"] for o in _run(contoso, ("Filter", text), ("ResultSize", "Unlimited"))]
-    properties = common._filterable(MAILBOX_SHAPE, True)
+    properties = common._with_addresses(common._filterable(MAILBOX_SHAPE, True), contoso.tenant.id)
     compiled = compile_filter(parse_filter(text, properties), properties)
     assert got == [o["Guid"] for o in _everything(contoso) if compiled.matches(o)]

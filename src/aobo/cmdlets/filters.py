@@ -175,6 +175,19 @@ Node = Comparison | And | Or | Not | MatchAll
 
 
 @dataclass(frozen=True, slots=True)
+class ElementRows:
+    """Where a multi-valued property keeps its elements, one row each, so SQL can test them: the
+    elements are ``prefix:value`` texts (proxy addresses), both parts stored in lower case and the
+    value indexed. ``ids(condition)`` selects the ids of the filtered rows (``owner``) that have an
+    element meeting ``condition``."""
+
+    owner: ColumnElement[Any]
+    prefix: ColumnElement[Any]
+    value: ColumnElement[Any]
+    ids: Callable[[ColumnElement[bool]], Any]
+
+
+@dataclass(frozen=True, slots=True)
 class FilterProperty:
     """One filterable property of a cmdlet.
 
@@ -192,6 +205,7 @@ class FilterProperty:
     lower_indexed: bool = False
     enum_names: tuple[str, ...] = ()
     dotnet_type: str = ""
+    elements: ElementRows | None = None
 
     @property
     def type_name(self) -> str:
@@ -460,8 +474,9 @@ class _Pattern:
     def matches_empty(self) -> bool:
         return self.text.strip("*") == "" if self.wildcards else self.text == ""
 
-    def sql(self, column: ColumnElement[Any], indexed: bool) -> ColumnElement[bool]:
-        lowered = func.lower(column)
+    def sql(self, column: ColumnElement[Any], indexed: bool, *, folded: bool = False) -> ColumnElement[bool]:
+        # A column already stored in lower case is compared as it is, so its own index serves.
+        lowered = column if folded else func.lower(column)
         if not self.wildcards:
             return lowered == self.text
         like = "%".join(_escape_like(part) for part in self.text.split("*"))
@@ -743,6 +758,8 @@ def _test_python(test: _Test) -> Callable[[Any], bool]:
 def _test_sql(test: _Test) -> ColumnElement[bool] | None:
     """The test as SQL, or None when it cannot be pushed down. Never NULL where Python says True."""
     prop = test.prop
+    if prop.elements is not None:
+        return _elements_sql(test, prop.elements)
     column = prop.column
     if column is None or prop.kind == "multi":
         return None
@@ -770,6 +787,33 @@ def _test_sql(test: _Test) -> ColumnElement[bool] | None:
     compared = _ORDER[test.op](left, value)
     # '' is no value, but SQL would find it less than any other string.
     return and_(column != "", compared) if textual and test.op in ("lt", "le") else compared
+
+
+def _elements_sql(test: _Test, rows: ElementRows) -> ColumnElement[bool] | None:
+    """A test on a multi-valued property held one element per row: "has an element that ..." as
+    ``owner IN (ids of rows with such an element)``, negations as ``NOT IN``, matching the Python
+    rules (an element matches as a whole, or by its value when the literal has no prefix)."""
+    if test.kind in ("null", "exists"):
+        having = rows.owner.in_(rows.ids(true()))
+        return having if test.kind == "exists" else not_(having)
+    if test.kind in ("like", "notlike"):
+        assert test.pattern is not None
+        condition = _element_like(test.pattern, rows)
+    elif test.op in ("eq", "ne"):
+        condition = _element_like(_Pattern.make(str(test.value), False), rows)
+    else:
+        return None  # -lt/-gt on elements: rare, left to Python
+    having = rows.owner.in_(rows.ids(condition))
+    return having if test.kind == "like" or test.op == "eq" else not_(having)
+
+
+def _element_like(pattern: _Pattern, rows: ElementRows) -> ColumnElement[bool]:
+    prefixed = _PROXY_PREFIX.match(pattern.text)
+    if prefixed is not None:
+        rest = _Pattern.make(pattern.text[prefixed.end() :], pattern.wildcards)
+        return and_(rows.prefix == prefixed.group()[:-1], rest.sql(rows.value, True, folded=True))
+    whole = rows.prefix.concat(":").concat(rows.value)
+    return or_(pattern.sql(rows.value, True, folded=True), pattern.sql(whole, False, folded=True))
 
 
 # --- compilation ---------------------------------------------------------------------------------

@@ -34,6 +34,10 @@ def resolve_recipient(
     tenant_id = ctx.tenant.id
     rows: list[Any] = []
     if ref.guid is not None:
+        # A piped object's own Guid: one index lookup; other GUIDs (ExchangeGuid...) below.
+        found = store.recipient_by_guid(tenant_id, ref.guid, recipient_type_details=recipient_type_details)
+        if found is not None:
+            return found
         rows = store.find_recipients(tenant_id, str(ref.guid), recipient_type_details=recipient_type_details, limit=2)
     if not rows and ref.value:
         rows = store.find_recipients(tenant_id, ref.value, recipient_type_details=recipient_type_details, limit=2)

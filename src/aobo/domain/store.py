@@ -733,6 +733,21 @@ class Store:
         with self._read() as conn:
             return list(conn.execute(statement, params).all())
 
+    def recipient_by_guid(
+        self, tenant_id: int, guid: uuid.UUID | str, *, recipient_type_details: Sequence[str] | None = None
+    ) -> Row[Any] | None:
+        """The tenant's recipient whose Guid is ``guid``: what a piped object names, in one index lookup."""
+        with self._read() as conn:
+            rows = conn.execute(_BY_GUID, {"guid": str(guid).lower()}).all()
+        # Tenant and type are checked here: given them, SQLite's planner prefers the (tenant, type)
+        # index over the GUID's and reads every mailbox of the tenant.
+        for row in rows:
+            if row.tenant_id == tenant_id and (
+                recipient_type_details is None or row.recipient_type_details in recipient_type_details
+            ):
+                return row
+        return None
+
     def get_recipient(self, tenant_id: int, recipient_id: int) -> Row[Any]:
         with self._read() as conn:
             row = conn.execute(
@@ -764,7 +779,7 @@ class Store:
         try:
             with self._write() as conn:
                 row = conn.execute(
-                    sa.select(recipients).where(recipients.c.tenant_id == tenant_id, recipients.c.id == recipient_id)
+                    _RECIPIENT_BY_ID, {"tenant_id": tenant_id, "recipient_id": recipient_id}
                 ).one_or_none()
                 if row is None:
                     raise NotFound(f"No recipient with id {recipient_id} in tenant {tenant_id}.")
@@ -794,8 +809,7 @@ class Store:
                     )
                 values["props"] = _json(props)
                 values["when_changed"] = utcnow()
-                conn.execute(recipients.update().where(recipients.c.id == recipient_id).values(values))
-                return conn.execute(sa.select(recipients).where(recipients.c.id == recipient_id)).one()
+                return conn.execute(_UPDATE_RECIPIENT.values(values), {"recipient_id": recipient_id}).one()
         except IntegrityError as err:
             if not _is_address_clash(err):
                 raise StoreError(f"Could not update recipient {recipient_id}: {err.orig}") from err
@@ -1281,6 +1295,18 @@ def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
             chunk = []
     if chunk:
         yield chunk
+
+
+_RECIPIENT_BY_ID: Final = sa.select(recipients).where(
+    recipients.c.tenant_id == sa.bindparam("tenant_id"), recipients.c.id == sa.bindparam("recipient_id")
+)
+
+
+# Built once: the WHERE and RETURNING clauses are then not coerced again for every update.
+_UPDATE_RECIPIENT: Final = (
+    recipients.update().where(recipients.c.id == sa.bindparam("recipient_id")).returning(*recipients.c)
+)
+_BY_GUID: Final = sa.select(recipients).where(recipients.c.guid == sa.bindparam("guid"))
 
 
 @functools.cache

@@ -34,6 +34,7 @@ from aobo.cmdlets.exchange.mailbox_object import (
 from aobo.cmdlets.exchange.mailbox_object import PROXY_ADDRESS_COLLECTION as _PROXY_TYPES
 from aobo.cmdlets.filters import (
     CompiledFilter,
+    ElementRows,
     FilterError,
     FilterProperty,
     compile_filter,
@@ -57,7 +58,7 @@ from aobo.cmdlets.results import (
 from aobo.domain.configuration import ConfigObject
 from aobo.domain.errors import AlreadyExists, NotFound, StoreError
 from aobo.domain.models import Tenant
-from aobo.domain.schema import recipients
+from aobo.domain.schema import recipient_addresses, recipients
 
 DEFAULT_RESULT_SIZE: Final = 1000
 
@@ -371,6 +372,21 @@ def _filterable(shape: ObjectShape, with_columns: bool) -> dict[str, FilterPrope
     return properties
 
 
+def _with_addresses(properties: dict[str, FilterProperty], tenant_id: int) -> dict[str, FilterProperty]:
+    """EmailAddresses tested in SQL through recipient_addresses (one row per proxy address, lower
+    case, indexed by tenant and address), scoped to the tenant so the index serves."""
+    known = properties.get("emailaddresses")
+    if known is None:
+        return properties
+    a = recipient_addresses.c
+
+    def ids(condition: Any) -> Any:
+        return sa.select(a.recipient_id).where(a.tenant_id == tenant_id, condition)
+
+    elements = ElementRows(owner=_r.id, prefix=a.prefix, value=a.address_lower, ids=ids)
+    return {**properties, "emailaddresses": replace(known, elements=elements)}
+
+
 def _compile(inv: Invocation, text: str, properties: Mapping[str, FilterProperty]) -> CompiledFilter:
     try:
         return compile_filter(parse_filter(text, properties), properties)
@@ -423,7 +439,7 @@ def list_recipients(
                 _compile(inv, text, {})
                 return
             shape = make(probe[0]).shape
-        compiled = _compile(inv, text, _filterable(shape, True))
+        compiled = _compile(inv, text, _with_addresses(_filterable(shape, True), ctx.tenant.id))
         if compiled.sql is not None:
             where.append(compiled.sql)
         residual = compiled.residual
