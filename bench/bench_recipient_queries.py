@@ -70,12 +70,12 @@ def _plan(store: Any, ctx: Any, text: str) -> str:
     """SQLite's plan for the recipients query a -Filter compiles to."""
     import sqlalchemy as sa
 
-    from aobo.cmdlets.exchange.common import _filterable
+    from aobo.cmdlets.exchange.common import _filterable, _with_addresses
     from aobo.cmdlets.exchange.mailbox_object import MAILBOX_SHAPE
     from aobo.cmdlets.filters import compile_filter, parse_filter
     from aobo.domain.schema import recipients
 
-    properties = _filterable(MAILBOX_SHAPE, True)
+    properties = _with_addresses(_filterable(MAILBOX_SHAPE, True), ctx.tenant.id)
     compiled = compile_filter(parse_filter(text, properties), properties)
     where = [recipients.c.tenant_id == ctx.tenant.id]
     if compiled.sql is not None:
