@@ -10,12 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from aobo.cmdlets.context import CmdletContext
-from aobo.cmdlets.exchange.permissions import (
-    FolderIdentity,
-    format_folder_identity,
-    normalise_folder_rights,
-    parse_folder_identity,
-)
+from aobo.cmdlets.exchange.permissions import normalise_folder_rights
+from aobo.cmdlets.identity import FolderIdentity, format_folder_identity, parse_folder_identity
 from aobo.cmdlets.pipeline import CommandInvocation, run_pipeline
 from aobo.cmdlets.registry import Registry
 from aobo.cmdlets.results import CmdletError, ErrorRecord, ExchangeObject, WarningRecord

@@ -18,6 +18,12 @@ from typing import Any, Final
 from aobo.cmdlets import roles, texts
 from aobo.cmdlets.binding import BoundParameters
 from aobo.cmdlets.exchange import common
+from aobo.cmdlets.identity import (
+    WELL_KNOWN_FOLDERS,
+    FolderIdentity,
+    format_folder_identity,
+    parse_folder_identity,
+)
 from aobo.cmdlets.parameters import (
     BoolType,
     EnumType,
@@ -515,62 +521,6 @@ REMOVE_RECIPIENT_PERMISSION: Final = CmdletDefinition(
 )
 
 # --- Mailbox folder permissions --------------------------------------------------------------------
-
-#: Top-level folders every mailbox has, by their English names (any case in; this casing out).
-WELL_KNOWN_FOLDERS: Final = (
-    "Calendar",
-    "Contacts",
-    "Deleted Items",
-    "Drafts",
-    "Inbox",
-    "Journal",
-    "Junk Email",
-    "Notes",
-    "Outbox",
-    "Sent Items",
-    "Tasks",
-    "Archive",
-    "Conversation History",
-)
-_WELL_KNOWN_LOWER: Final = {f.lower(): f for f in WELL_KNOWN_FOLDERS}
-ROOT_FOLDER_NAME: Final = "Top of Information Store"
-
-
-@dataclass(frozen=True, slots=True)
-class FolderIdentity:
-    """``mailbox:\\folder\\sub`` split: the mailbox as given and the folder path ("" for the root)."""
-
-    mailbox: str
-    folder: str
-
-    def __str__(self) -> str:
-        return format_folder_identity(self.mailbox, self.folder)
-
-    @property
-    def is_calendar(self) -> bool:
-        return self.folder.lower() == "calendar"
-
-    @property
-    def folder_name(self) -> str:
-        """The FolderName Exchange shows: the last path segment, or the root's name."""
-        return self.folder.rsplit("\\", 1)[-1] if self.folder else ROOT_FOLDER_NAME
-
-
-def parse_folder_identity(text: str) -> FolderIdentity:
-    """``alice@contoso.com:\\Calendar``, ``alice:\\Inbox\\Reports``, ``alice:\\`` (the root) or just
-    ``alice`` (the root too). Well-known top-level folder names take their canonical casing."""
-    mailbox, sep, path = text.strip().partition(":\\")
-    if not sep:
-        return FolderIdentity(mailbox, "")
-    segments = [s for s in path.split("\\") if s]
-    if segments:
-        segments[0] = _WELL_KNOWN_LOWER.get(segments[0].lower(), segments[0])
-    return FolderIdentity(mailbox, "\\".join(segments))
-
-
-def format_folder_identity(mailbox: str, folder: str) -> str:
-    return f"{mailbox}:\\{folder}"
-
 
 # Individual rights in flag order (how Exchange lists a combination that is no role).
 _FOLDER_RIGHTS: Final = (
