@@ -77,6 +77,8 @@ I32 = (-(2**31), 2**31 - 1)
 I64 = (-(2**63), 2**63 - 1)
 UTC = datetime.UTC
 RECORDINGS = Path(__file__).parents[4] / "shared" / "fixtures" / "pypsrp-recordings"
+if not RECORDINGS.is_dir():  # a clean clone sits beside shared/ too
+    RECORDINGS = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures" / "pypsrp-recordings"
 
 # Every value is written three ways: the module writer (renderers generated after 16 objects of a
 # shape), one that generates a renderer at once, and one that never does.
@@ -908,6 +910,8 @@ def test_value_count_must_match_the_shape() -> None:
 
 def _recorded_messages(name: str) -> list[tuple[int, bytes]]:
     """(message type, data) of each PSRP message Windows sent in a pypsrp recording."""
+    if not (RECORDINGS / name).is_file():
+        pytest.skip(f"recording {RECORDINGS / name} not available")
     recording = yaml.safe_load((RECORDINGS / name).read_text())
     found = []
     for exchange in recording["messages"]:

@@ -41,6 +41,8 @@ def test_parse_request_reads_a_real_windows_create() -> None:
 
 def test_parse_request_reads_every_recorded_request() -> None:
     # Every request pypsrp recorded against Windows must parse; prefixes and headers vary.
+    if not RECORDINGS.is_dir():
+        pytest.skip(f"recordings {RECORDINGS} not available")
     count = 0
     for path in sorted(RECORDINGS.glob("test_psrp_*.yml")):
         for message in yaml.safe_load(path.read_text())["messages"]:
