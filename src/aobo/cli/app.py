@@ -24,6 +24,7 @@ from aobo.settings import Settings
 if TYPE_CHECKING:
     from aobo.domain.seed import DemoWorld
     from aobo.domain.store import Store
+    from aobo.toolkit.config import Profile
 
 app = typer.Typer(
     name="aobo",
@@ -205,6 +206,123 @@ def docs(
 def version() -> None:
     """Print the version."""
     console.print(f"aobo {__version__}")
+
+
+# ---------------------------------------------------------------------- partner toolkit: discovery
+
+UriOption = Annotated[
+    str | None,
+    typer.Option(
+        "--uri",
+        envvar="AOBO_URI",
+        help="The remote PowerShell endpoint, e.g. https://host:8443/powershell-liveid (default: the profile's).",
+        show_default=False,
+    ),
+]
+UsernameOption = Annotated[
+    str | None,
+    typer.Option("--username", "-u", help="Account to sign in with (default: the profile's, or AOBO_USERNAME)."),
+]
+ProfileOption = Annotated[
+    str | None,
+    typer.Option("--profile", "-p", envvar="AOBO_PROFILE", help="Profile in ~/.config/aobo/config.toml."),
+]
+CaFileOption = Annotated[
+    Path | None, typer.Option("--ca-file", help="PEM file of the CA that signed the server's certificate.")
+]
+InsecureOption = Annotated[
+    bool, typer.Option("--insecure", help="Do not verify the server's TLS certificate (self-signed test servers).")
+]
+
+
+@contextlib.contextmanager
+def client_errors() -> Iterator[None]:
+    """Toolkit errors (refused credentials, unreachable server, bad profile) become one-line errors."""
+    from aobo.toolkit.errors import ToolkitError
+
+    try:
+        yield
+    except ToolkitError as exc:
+        raise AoboError(str(exc)) from None
+
+
+def _ask_password(prompt: str) -> str:
+    return typer.prompt(prompt.rstrip(": "), hide_input=True, err=True)
+
+
+def _endpoint(profile_name: str | None, **options: object) -> tuple[str, Profile]:
+    """The merged profile and its endpoint URI, which every command that talks to a server needs."""
+    from aobo.toolkit.config import load_profile
+
+    profile = load_profile(profile_name, **options)
+    if profile.uri is None:
+        raise AoboError("no endpoint: give --uri (or AOBO_URI), or set uri in a profile")
+    if profile.insecure:
+        err_console.print("[yellow]warning:[/] TLS certificate verification is off (--insecure)", highlight=False)
+    return profile.uri, profile
+
+
+@app.command()
+def login(
+    uri: UriOption = None,
+    username: UsernameOption = None,
+    profile: ProfileOption = None,
+    ca_file: CaFileOption = None,
+    insecure: InsecureOption = False,
+    verify: Annotated[
+        bool, typer.Option("--verify/--no-verify", help="Check the password with the server before storing it.")
+    ] = True,
+) -> None:
+    """Ask for the password and keep it in the OS keyring for later commands (like Get-Credential, once)."""
+    from aobo.toolkit.credential import Credential, keyring_service
+    from aobo.toolkit.partner import NotPartnerError, list_customers
+
+    with exit_codes(), client_errors():
+        endpoint, prof = _endpoint(profile, uri=uri, username=username, ca_file=ca_file, insecure=insecure or None)
+        name = prof.username or typer.prompt("User name", err=True)
+        credential = Credential.prompt(name, ask_password=_ask_password)
+        if verify:
+            # A customer admin signs in fine but has no customers to list: still a good password.
+            with contextlib.suppress(NotPartnerError):
+                list_customers(endpoint, credential, ca_file=prof.ca_file, insecure=prof.insecure)
+        service = credential.store_in_keyring(keyring_service(endpoint))
+        console.print(f"Stored the password of {escape(credential.username)} in the keyring ({escape(service)}).")
+
+
+@app.command()
+def tenants(
+    uri: UriOption = None,
+    username: UsernameOption = None,
+    profile: ProfileOption = None,
+    ca_file: CaFileOption = None,
+    insecure: InsecureOption = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of customers, not a table.")] = False,
+) -> None:
+    """List the customers the account may act for (the partner API), for --tenants all and DelegatedOrg."""
+    import json
+
+    from rich.table import Table
+
+    from aobo.toolkit.credential import Credential
+    from aobo.toolkit.partner import list_customers
+
+    with exit_codes(), client_errors():
+        endpoint, prof = _endpoint(profile, uri=uri, username=username, ca_file=ca_file, insecure=insecure or None)
+        credential = Credential.resolve(username=prof.username, uri=endpoint, ask_password=_ask_password)
+        customers = list_customers(endpoint, credential, ca_file=prof.ca_file, insecure=prof.insecure)
+        if as_json:
+            typer.echo(json.dumps([c.to_dict() for c in customers], indent=2))
+            return
+        table = Table(title=f"Customers of {escape(credential.username)}", title_justify="left")
+        # Ids and states stay whole; names and domains fold onto more lines in a narrow terminal.
+        table.add_column("Tenant ID", no_wrap=True, min_width=36)
+        for column in ("Name", "Default domain", "Initial domain"):
+            table.add_column(column, overflow="fold")
+        table.add_column("State", no_wrap=True, min_width=6)
+        for c in customers:
+            table.add_row(c.tenant_id, escape(c.name), c.default_domain, c.initial_domain, c.state)
+        console.print(table)
+        console.print(f"{len(customers)} customer{'s' if len(customers) != 1 else ''}", highlight=False)
 
 
 def _seed_demo(store: Store) -> DemoWorld:

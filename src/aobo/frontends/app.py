@@ -17,6 +17,7 @@ from aobo.cmdlets.exchange.mailbox_object import MAILBOX_SHAPE
 from aobo.cmdlets.registry import Registry
 from aobo.domain.store import Store
 from aobo.frontends.credentials import CredentialVerifier
+from aobo.frontends.partner import CustomersEndpoint, is_customers_path
 from aobo.frontends.psrp import clixml
 from aobo.frontends.wsman.asgi import WSManEndpoint, is_endpoint
 from aobo.frontends.wsman.service import WSManService
@@ -27,12 +28,16 @@ log = logging.getLogger(__name__)
 
 def create_app(store: Store, settings: Settings, registry: Registry | None = None) -> Starlette:
     service = WSManService(store, registry or default_registry(), settings)
-    endpoint = WSManEndpoint(service, CredentialVerifier(store, lockout_threshold=settings.lockout_threshold))
+    verifier = CredentialVerifier(store, lockout_threshold=settings.lockout_threshold)
+    endpoint = WSManEndpoint(service, verifier)
+    customers = CustomersEndpoint(store, verifier)
 
     async def route(request: Request) -> Response:
         # One catch-all route: the endpoint path is matched case-insensitively, as clients vary.
         if is_endpoint(request.url.path):
             return await endpoint(request)
+        if is_customers_path(request.url.path):
+            return await customers(request)
         return PlainTextResponse("Not Found", status_code=404)
 
     @contextlib.asynccontextmanager

@@ -131,3 +131,53 @@ def receive_response(
 def receive_budget(max_envelope_size: int) -> int:
     """Raw bytes of PSRP data that fit one ReceiveResponse (base64 grows data by 4/3)."""
     return max(1024, (max_envelope_size - RECEIVE_OVERHEAD) * 3 // 4)
+
+
+# ----------------------------------------------------------------- Enumerate / Pull (WS-Enumeration)
+
+
+def shell_item(info: ShellInfo) -> str:
+    """One ``rsp:Shell`` of an enumeration: the same element a Get answers."""
+    return _shell_xml(info)
+
+
+def command_item(command_id: str, state: str = "Running") -> str:
+    """One ``rsp:Command`` of an enumeration of a shell's commands, as Windows lists them."""
+    return (
+        f"<rsp:Command><rsp:CommandId>{escape(command_id)}</rsp:CommandId><rsp:CommandLine></rsp:CommandLine>"
+        f"<rsp:CommandState>{escape(state)}</rsp:CommandState></rsp:Command>"
+    )
+
+
+def enumerate_response(request: WSManRequest, items: list[str] | None, context: str | None) -> bytes:
+    """An EnumerateResponse. ``items`` None: not optimized, the client Pulls them with ``context``.
+
+    Optimized (``w:OptimizeEnumeration``) answers carry the items in ``w:Items``; like Windows,
+    a finished sequence has an empty ``n:EnumerationContext`` and ``w:EndOfSequence``.
+    """
+    ctx = f"<n:EnumerationContext>{escape(context or '')}</n:EnumerationContext>"
+    if items is None:
+        body = ctx
+    else:
+        end = "<w:EndOfSequence/>" if context is None else ""
+        body = f"{ctx}<w:Items>{''.join(items)}</w:Items>{end}"
+    return _enumeration_envelope(request, f"<n:EnumerateResponse>{body}</n:EnumerateResponse>")
+
+
+def pull_response(request: WSManRequest, items: list[str], context: str | None) -> bytes:
+    """A PullResponse; ``context`` None ends the sequence (``n:EndOfSequence``, no context)."""
+    ctx = "" if context is None else f"<n:EnumerationContext>{escape(context)}</n:EnumerationContext>"
+    end = "<n:EndOfSequence/>" if context is None else ""
+    body = f"<n:PullResponse>{ctx}<n:Items>{''.join(items)}</n:Items>{end}</n:PullResponse>"
+    return _enumeration_envelope(request, body)
+
+
+def release_response(request: WSManRequest) -> bytes:
+    return _enumeration_envelope(request, "")
+
+
+def _enumeration_envelope(request: WSManRequest, body: str) -> bytes:
+    # The shared envelope does not declare the WS-Enumeration prefix.
+    head = _ENVELOPE_OPEN.replace("<s:Envelope ", f'<s:Envelope xmlns:n="{ns.ENUMERATION}" ', 1)
+    envelope = _envelope(request, body).decode()
+    return (head + envelope[len(_ENVELOPE_OPEN) :]).encode()

@@ -1,4 +1,5 @@
-"""The WinRS actions for PowerShell shells: Create, Command, Send, Receive, Signal, Delete, Get.
+"""The WinRS actions for PowerShell shells: Create, Command, Send, Receive, Signal, Delete, Get, and
+Enumerate / Pull / Release of the caller's own shells and commands.
 
 Everything here is protocol logic over parsed requests; :mod:`aobo.frontends.wsman.asgi` is the
 HTTP side. Each action returns the response envelope or raises :class:`WSManFault`.
@@ -39,6 +40,14 @@ log = logging.getLogger(__name__)
 SHELL_RESOURCE = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell"
 CONFIG_RESOURCE = "http://schemas.microsoft.com/wbem/wsman/1/config"
 SUPPORTED_CONFIGURATIONS = frozenset({ns.EXCHANGE_RESOURCE_URI.lower()})
+COMMAND_RESOURCE = SHELL_RESOURCE + "/Command"
+ACTION_PULL = f"{ns.ENUMERATION}/Pull"
+ACTION_RELEASE = f"{ns.ENUMERATION}/Release"
+SELECTOR_FILTER = "http://schemas.dmtf.org/wbem/wsman/1/wsman/SelectorFilter"
+#: An enumeration context not pulled to its end is forgotten after this many seconds.
+ENUMERATION_TTL = 60.0
+#: Open enumeration contexts kept per account; a further Enumerate drops that account's oldest.
+MAX_ENUMERATIONS_PER_OWNER = 8
 
 
 def application_private_data() -> dict[str, Any]:
@@ -62,6 +71,15 @@ def _log_failure(future: Future[None]) -> None:
         log.error("pipeline worker failed", exc_info=exc)
 
 
+@dataclass(slots=True)
+class _Enumeration:
+    """Items of a WS-Enumeration not yet pulled, and whose they are."""
+
+    owner_id: int
+    items: list[str]
+    expires: float
+
+
 @dataclass(frozen=True, slots=True)
 class Caller:
     user: User
@@ -82,6 +100,13 @@ class WSManService:
         self.pipeline_executor = ThreadPoolExecutor(max_workers=64, thread_name_prefix="aobo-pipeline")
         self.loop: asyncio.AbstractEventLoop | None = None
         self._shell_actions = self._action_table()
+        # Actions that act on the caller's shells as a set, not on one shell (no ShellId selector).
+        self._caller_actions: dict[str, Callable[[WSManRequest, Caller], bytes]] = {
+            ns.ACTION_ENUMERATE: self.enumerate,
+            ACTION_PULL: self.pull,
+            ACTION_RELEASE: self.release,
+        }
+        self._enumerations: dict[str, _Enumeration] = {}  # touched on the event loop only
         self.receives_answered = 0  # ReceiveResponses that carried data or Done (for tests and stats)
 
     # ----------------------------------------------------------------- dispatch
@@ -90,6 +115,8 @@ class WSManService:
         action = request.action
         if action == ns.ACTION_CREATE:
             return await self.create(request, caller)
+        if (on_caller := self._caller_actions.get(action)) is not None:
+            return on_caller(request, caller)
         run_on_shell = self._shell_actions.get(action)
         if run_on_shell is None or (action == ns.ACTION_GET and request.resource_uri.lower() == CONFIG_RESOURCE):
             raise faults.action_not_supported(action)
@@ -381,6 +408,89 @@ class WSManService:
         self.receives_answered += 1
         return responses.receive_response(request, chunks, command_id or None, done)
 
+    # ----------------------------------------------------------------- Enumerate / Pull / Release
+
+    def enumerate(self, request: WSManRequest, caller: Caller) -> bytes:
+        """The caller's own shells (or the commands of one of them); never another account's.
+
+        Optimized requests (pypsrp, Windows' PSRP client) get the items at once, up to MaxElements;
+        others get a context to Pull them with (Get-WSManInstance -Enumerate).
+        """
+        body = request.first(ns.ENUMERATION, "Enumerate")
+        if body is None:
+            raise faults.invalid_message("Enumerate needs a wsen:Enumerate element.")
+        items = self._enumeration_items(request, body, caller)
+        optimized = body.find(f"{{{ns.WSMAN}}}OptimizeEnumeration") is not None
+        if not optimized:
+            return responses.enumerate_response(request, None, self._keep_enumeration(caller, items))
+        limit = _max_elements(body.findtext(f"{{{ns.WSMAN}}}MaxElements"))
+        now_items, rest = items[:limit], items[limit:]
+        context = self._keep_enumeration(caller, rest) if rest else None
+        return responses.enumerate_response(request, now_items, context)
+
+    def pull(self, request: WSManRequest, caller: Caller) -> bytes:
+        body = request.first(ns.ENUMERATION, "Pull")
+        if body is None:
+            raise faults.invalid_message("Pull needs a wsen:Pull element.")
+        context = (body.findtext(f"{{{ns.ENUMERATION}}}EnumerationContext") or "").strip()
+        state = self._enumeration_of(context, caller)
+        limit = _max_elements(body.findtext(f"{{{ns.ENUMERATION}}}MaxElements"))
+        items, state.items = state.items[:limit], state.items[limit:]
+        if not state.items:
+            del self._enumerations[context]
+            return responses.pull_response(request, items, None)
+        state.expires = time.monotonic() + ENUMERATION_TTL
+        return responses.pull_response(request, items, context)
+
+    def release(self, request: WSManRequest, caller: Caller) -> bytes:
+        body = request.first(ns.ENUMERATION, "Release")
+        context = (body.findtext(f"{{{ns.ENUMERATION}}}EnumerationContext") or "").strip() if body is not None else ""
+        self._enumeration_of(context, caller)
+        del self._enumerations[context]
+        return responses.release_response(request)
+
+    def _enumeration_items(self, request: WSManRequest, body: Any, caller: Caller) -> list[str]:
+        resource = request.resource_uri.strip().rstrip("/").lower()
+        own = sorted((s for s in self.shells.all() if s.scope.caller.id == caller.user.id), key=lambda s: s.created)
+        if resource == SHELL_RESOURCE.lower():
+            return [responses.shell_item(self._info(s)) for s in own]
+        if resource.startswith(ns.POWERSHELL_RESOURCE_PREFIX.lower()):
+            return [responses.shell_item(self._info(s)) for s in own if s.resource_uri.lower() == resource]
+        if resource == COMMAND_RESOURCE.lower():
+            wanted = _filter_shell_id(body)
+            shells = [s for s in own if wanted is None or s.shell_id == wanted]
+            return [responses.command_item(cid) for s in shells for cid in list(s.commands)]
+        raise WSManFault(
+            FaultCode.INVALID_RESOURCE_URI,
+            f"The WS-Management service cannot process the request. The resource URI {request.resource_uri} "
+            "cannot be enumerated.",
+            subcode="w:DestinationUnreachable",
+        )
+
+    def _keep_enumeration(self, caller: Caller, items: list[str]) -> str:
+        now = time.monotonic()
+        for key in [k for k, e in self._enumerations.items() if e.expires <= now]:
+            del self._enumerations[key]
+        mine = [k for k, e in self._enumerations.items() if e.owner_id == caller.user.id]
+        for key in mine[: max(0, len(mine) - MAX_ENUMERATIONS_PER_OWNER + 1)]:
+            del self._enumerations[key]
+        context = f"uuid:{str(uuid.uuid4()).upper()}"
+        self._enumerations[context] = _Enumeration(caller.user.id, items, now + ENUMERATION_TTL)
+        return context
+
+    def _enumeration_of(self, context: str, caller: Caller) -> _Enumeration:
+        state = self._enumerations.get(context)
+        if state is not None and state.expires <= time.monotonic():
+            del self._enumerations[context]
+            state = None
+        # Another account's context looks exactly like an expired one.
+        if state is None or state.owner_id != caller.user.id:
+            raise faults.invalid_message(
+                f"The enumeration context {context or '(none)'} is not valid: it has expired, was released or "
+                "was pulled to its end. Enumerate again."
+            )
+        return state
+
     # ----------------------------------------------------------------- Delete and expiry
 
     def close_shell(self, shell: Shell) -> None:
@@ -400,3 +510,35 @@ class WSManService:
             self.close_shell(shell)
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.pipeline_executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _max_elements(text: str | None) -> int:
+    """MaxElements of an Enumerate or Pull; absent means everything (a client that never Pulls
+    must not miss a shell it would close)."""
+    if text is None or not text.strip():
+        return 2**31
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise faults.invalid_message(f"MaxElements '{text.strip()}' is not a number.") from None
+    if value < 1:
+        raise faults.invalid_message(f"MaxElements must be at least 1, not {value}.")
+    return value
+
+
+def _filter_shell_id(body: Any) -> str | None:
+    """The ShellId of a SelectorFilter (Enumerate of a shell's commands), upper case, or None."""
+    filt = body.find(f"{{{ns.WSMAN}}}Filter")
+    if filt is None:
+        return None
+    dialect = filt.get("Dialect")
+    if dialect and dialect != SELECTOR_FILTER:
+        raise WSManFault(
+            FaultCode.INVALID_OPTIONS,
+            f"The WS-Management service does not support the filter dialect {dialect}.",
+            subcode="w:FilterDialectRequestedUnavailable",
+        )
+    for selector in filt.iter(f"{{{ns.WSMAN}}}Selector"):
+        if selector.get("Name") == "ShellId":
+            return (selector.text or "").strip().upper()
+    return None

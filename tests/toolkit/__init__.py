@@ -1,0 +1,1 @@
+"""Tests of the partner toolkit."""
