@@ -9,22 +9,31 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from aobo import __version__
+from aobo.cli.common import (
+    CaFileOption,
+    InsecureOption,
+    ProfileOption,
+    UriOption,
+    UsernameOption,
+    ask_password,
+    client_errors,
+    client_profile,
+    console,
+    exit_codes,
+)
 from aobo.errors import AoboError
 from aobo.settings import Settings
 
 if TYPE_CHECKING:
     from aobo.domain.seed import DemoWorld
     from aobo.domain.store import Store
-    from aobo.toolkit.config import Profile
 
 app = typer.Typer(
     name="aobo",
@@ -36,8 +45,6 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 
-console = Console()
-err_console = Console(stderr=True)
 
 DataDir = Annotated[
     Path,
@@ -53,19 +60,6 @@ DbUrl = Annotated[
         show_default=False,
     ),
 ]
-
-
-@contextlib.contextmanager
-def exit_codes() -> Iterator[None]:
-    """The one place where failures become exit statuses: AoboError → 1, Ctrl+C → 130."""
-    try:
-        yield
-    except AoboError as exc:
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
-    except KeyboardInterrupt:
-        err_console.print("interrupted")
-        raise typer.Exit(130) from None
 
 
 def open_store(settings: Settings) -> Store:
@@ -208,60 +202,6 @@ def version() -> None:
     console.print(f"aobo {__version__}")
 
 
-# ---------------------------------------------------------------------- partner toolkit: discovery
-
-UriOption = Annotated[
-    str | None,
-    typer.Option(
-        "--uri",
-        envvar="AOBO_URI",
-        help="The remote PowerShell endpoint, e.g. https://host:8443/powershell-liveid (default: the profile's).",
-        show_default=False,
-    ),
-]
-UsernameOption = Annotated[
-    str | None,
-    typer.Option("--username", "-u", help="Account to sign in with (default: the profile's, or AOBO_USERNAME)."),
-]
-ProfileOption = Annotated[
-    str | None,
-    typer.Option("--profile", "-p", envvar="AOBO_PROFILE", help="Profile in ~/.config/aobo/config.toml."),
-]
-CaFileOption = Annotated[
-    Path | None, typer.Option("--ca-file", help="PEM file of the CA that signed the server's certificate.")
-]
-InsecureOption = Annotated[
-    bool, typer.Option("--insecure", help="Do not verify the server's TLS certificate (self-signed test servers).")
-]
-
-
-@contextlib.contextmanager
-def client_errors() -> Iterator[None]:
-    """Toolkit errors (refused credentials, unreachable server, bad profile) become one-line errors."""
-    from aobo.toolkit.errors import ToolkitError
-
-    try:
-        yield
-    except ToolkitError as exc:
-        raise AoboError(str(exc)) from None
-
-
-def _ask_password(prompt: str) -> str:
-    return typer.prompt(prompt.rstrip(": "), hide_input=True, err=True)
-
-
-def _endpoint(profile_name: str | None, **options: object) -> tuple[str, Profile]:
-    """The merged profile and its endpoint URI, which every command that talks to a server needs."""
-    from aobo.toolkit.config import load_profile
-
-    profile = load_profile(profile_name, **options)
-    if profile.uri is None:
-        raise AoboError("no endpoint: give --uri (or AOBO_URI), or set uri in a profile")
-    if profile.insecure:
-        err_console.print("[yellow]warning:[/] TLS certificate verification is off (--insecure)", highlight=False)
-    return profile.uri, profile
-
-
 @app.command()
 def login(
     uri: UriOption = None,
@@ -278,9 +218,9 @@ def login(
     from aobo.toolkit.partner import NotPartnerError, list_customers
 
     with exit_codes(), client_errors():
-        endpoint, prof = _endpoint(profile, uri=uri, username=username, ca_file=ca_file, insecure=insecure or None)
+        endpoint, prof = client_profile(profile, uri=uri, username=username, ca_file=ca_file, insecure=insecure or None)
         name = prof.username or typer.prompt("User name", err=True)
-        credential = Credential.prompt(name, ask_password=_ask_password)
+        credential = Credential.prompt(name, ask_password=ask_password)
         if verify:
             # A customer admin signs in fine but has no customers to list: still a good password.
             with contextlib.suppress(NotPartnerError):
@@ -307,8 +247,8 @@ def tenants(
     from aobo.toolkit.partner import list_customers
 
     with exit_codes(), client_errors():
-        endpoint, prof = _endpoint(profile, uri=uri, username=username, ca_file=ca_file, insecure=insecure or None)
-        credential = Credential.resolve(username=prof.username, uri=endpoint, ask_password=_ask_password)
+        endpoint, prof = client_profile(profile, uri=uri, username=username, ca_file=ca_file, insecure=insecure or None)
+        credential = Credential.resolve(username=prof.username, uri=endpoint, ask_password=ask_password)
         customers = list_customers(endpoint, credential, ca_file=prof.ca_file, insecure=prof.insecure)
         if as_json:
             typer.echo(json.dumps([c.to_dict() for c in customers], indent=2))
@@ -329,6 +269,16 @@ def _seed_demo(store: Store) -> DemoWorld:
     from aobo.domain.seed import seed_demo
 
     return seed_demo(store)
+
+
+def _register_partner_commands() -> None:
+    """Partner commands that live in their own modules."""
+    from aobo.cli import run
+
+    run.register(app)
+
+
+_register_partner_commands()
 
 
 def main() -> None:

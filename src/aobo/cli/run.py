@@ -1,0 +1,143 @@
+"""``aobo run``: one command in every customer tenant, within the session limit, into one file.
+
+    aobo run --tenants all --out mailboxes.csv -- Get-Mailbox -ResultSize Unlimited
+
+Everything after ``--`` is the command, in PowerShell's syntax (``aobo.toolkit.grammar``); it is
+parsed here, so a typo fails before any session opens.
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from aobo.cli.common import (
+    CaFileOption,
+    InsecureOption,
+    ProfileOption,
+    UriOption,
+    UsernameOption,
+    ask_password,
+    client_errors,
+    client_profile,
+    console,
+    err_console,
+    exit_codes,
+)
+from aobo.errors import AoboError
+
+
+def _command_text(words: list[str]) -> str:
+    """The command as typed: a single argument is the command line itself (``-- "Get-Mailbox | ..."``);
+    several are re-joined, quoting those the shell had unquoted."""
+    if len(words) == 1:
+        return words[0]
+    return " ".join(w if w and not any(c.isspace() for c in w) else shlex.quote(w) for w in words)
+
+
+def _summary_table(summary: Any) -> Table:
+    table = Table(title="Summary", title_justify="left")
+    table.add_column("Tenant", overflow="fold")
+    table.add_column("Status", no_wrap=True)
+    table.add_column("Objects", justify="right", no_wrap=True)
+    table.add_column("Seconds", justify="right", no_wrap=True)
+    table.add_column("Error", overflow="fold")
+    colours = {"ok": "green", "failed": "red", "skipped": "dim"}
+    for r in summary.results:
+        status = f"[{colours.get(r.status, 'white')}]{r.status}[/]"
+        table.add_row(escape(r.tenant), status, f"{r.objects:,}", f"{r.elapsed:.1f}", escape(r.error or ""))
+    return table
+
+
+def run(
+    command: Annotated[list[str], typer.Argument(help="The command, after --: Get-Mailbox -ResultSize Unlimited")],
+    tenants: Annotated[
+        str, typer.Option("--tenants", "-t", help="all (the partner API), a file of tenants, or a,b,c.")
+    ] = "all",
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write rows here: .csv, .jsonl or .xlsx (with a Tenant column).")
+    ] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run into the same --out.")] = False,
+    concurrency: Annotated[
+        int | None,
+        typer.Option("--concurrency", "-c", min=1, help="Sessions open at once (default: the profile's, or 3)."),
+    ] = None,
+    uri: UriOption = None,
+    username: UsernameOption = None,
+    profile: ProfileOption = None,
+    ca_file: CaFileOption = None,
+    insecure: InsecureOption = False,
+) -> None:
+    """Run one command in many customer tenants and write every row, with its tenant, to one file."""
+    from aobo.toolkit.credential import Credential
+    from aobo.toolkit.fanout import RunSummary, run_command
+    from aobo.toolkit.grammar import GrammarError, parse
+    from aobo.toolkit.partner import tenants_from
+
+    text = _command_text(command)
+    with exit_codes(), client_errors():
+        try:
+            pipeline = parse(text)
+        except GrammarError as exc:
+            raise AoboError(f"the command cannot be sent:\n{exc}") from None
+        if resume and out is None:
+            raise AoboError("--resume needs the --out of the run to continue")
+        endpoint, prof = client_profile(
+            profile, uri=uri, username=username, ca_file=ca_file, insecure=insecure or None, concurrency=concurrency
+        )
+        credential = Credential.resolve(username=prof.username, uri=endpoint, ask_password=ask_password)
+        names = tenants_from(tenants, uri=endpoint, credential=credential, ca_file=prof.ca_file, insecure=prof.insecure)
+        if not names:
+            raise AoboError("no tenants to run in")
+        summary = RunSummary()
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]:>8.0f} objects/s  {task.fields[failed]} failed"),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=err_console, transient=True) as bar:
+            task = bar.add_task("tenants", total=len(names), rate=0.0, failed=0)
+
+            def on_event(event: Any) -> None:
+                p = event.progress
+                bar.update(task, completed=p.finished, rate=p.objects_per_second, failed=p.failed)
+
+            try:
+                run_command(
+                    [pipeline],
+                    names,
+                    credential,
+                    uri=endpoint,
+                    out=out,
+                    resume=resume,
+                    command_text=text,
+                    summary=summary,
+                    ca_file=prof.ca_file,
+                    insecure=prof.insecure,
+                    per_account_limit=prof.concurrency,
+                    on_event=on_event,
+                )
+            except KeyboardInterrupt:
+                err_console.print("interrupted: every session is closed" + ("; continue with --resume" if out else ""))
+                raise
+        console.print(_summary_table(summary))
+        written = f" into {escape(str(summary.output))} ({summary.rows:,} rows)" if summary.output else ""
+        console.print(
+            f"{len(summary.succeeded)} succeeded, {len(summary.failed)} failed, {len(summary.skipped)} done before; "
+            f"{summary.objects:,} objects in {summary.elapsed:.1f} s{written}",
+            highlight=False,
+        )
+        if summary.exit_code:
+            raise typer.Exit(summary.exit_code)
+
+
+def register(app: typer.Typer) -> None:
+    app.command(context_settings={"allow_interspersed_args": False})(run)
