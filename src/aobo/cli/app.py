@@ -273,9 +273,10 @@ def _seed_demo(store: Store) -> DemoWorld:
 
 def _register_partner_commands() -> None:
     """Partner commands that live in their own modules."""
-    from aobo.cli import run
+    from aobo.cli import import_cmd, run, sessions_cmd
 
-    run.register(app)
+    for module in (run, sessions_cmd, import_cmd):
+        module.register(app)
 
 
 _register_partner_commands()

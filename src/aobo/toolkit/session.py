@@ -425,6 +425,17 @@ class AsyncSession:
         """Run any psrpcore client pipeline (e.g. ``ClientGetCommandMetadata``) that ``build`` makes on the pool."""
         return PipelineStream(self, build)
 
+    @property
+    def username(self) -> str:
+        """The account the session signed in with (never its password)."""
+        return str(self._credential.username)
+
+    async def import_commands(self, names: Any = None, **options: Any) -> Any:
+        """Import-PSSession for Python: see :func:`aobo.toolkit.importer.aimport_commands`."""
+        from aobo.toolkit.importer import aimport_commands
+
+        return await aimport_commands(self, names, **options)
+
     async def close(self) -> None:
         """Terminate running pipelines, then remove the session on the server (WS-Man Delete). Idempotent;
         network failures are logged, not raised (the server expires the session after its idle timeout)."""
@@ -852,6 +863,17 @@ class Session:
 
     def stream_pipeline(self, build: Callable[[psrpcore.ClientRunspacePool], Any]) -> SyncPipelineStream:
         return SyncPipelineStream(self, self._inner.stream_pipeline(build))
+
+    @property
+    def username(self) -> str:
+        return self._inner.username
+
+    def import_commands(self, names: Any = None, **options: Any) -> Any:
+        """Import-PSSession for Python: ``ex = session.import_commands(); ex.get_mailbox(result_size=5)``.
+        See :func:`aobo.toolkit.importer.import_commands`."""
+        from aobo.toolkit.importer import import_commands
+
+        return import_commands(self, names, **options)
 
     def close(self) -> None:
         if not self._inner.closed:
