@@ -9,13 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.servers import seeded_server
 from typer.testing import CliRunner
 
 from aobo.cli.app import app
-from aobo.domain.seed import seed_demo
 from aobo.domain.store import Store
 from aobo.server import BackgroundServer
-from aobo.settings import Settings
 
 PASSWORD = "Run-Cli-Test-Password-1!"
 ADMIN = "admin@northwindit.onmicrosoft.com"
@@ -26,13 +25,8 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[BackgroundServer, Store]]:
-    data: Path = tmp_path_factory.mktemp("run-cli")
-    store = Store.open(f"sqlite:///{data / 'aobo.db'}")
-    store.migrate()
-    seed_demo(store, PASSWORD)
-    with BackgroundServer(Settings(data_dir=data), store) as running:
-        yield running, store
-    store.close()
+    with seeded_server(tmp_path_factory.mktemp("run-cli"), PASSWORD) as running:
+        yield running, running.store
 
 
 def _run(server: BackgroundServer, tmp_path: Path, *args: str) -> tuple[int, str]:

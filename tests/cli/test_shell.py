@@ -24,6 +24,7 @@ from prompt_toolkit.history import InMemoryHistory
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 from rich.console import Console
+from tests.servers import seeded_server
 from typer.testing import CliRunner
 
 from aobo.cli.shell import (
@@ -37,10 +38,7 @@ from aobo.cli.shell import (
     run_shell,
     split_format,
 )
-from aobo.domain.seed import seed_demo
-from aobo.domain.store import Store
 from aobo.server import BackgroundServer
-from aobo.settings import Settings
 from aobo.toolkit.credential import Credential
 from aobo.toolkit.formatting import FormatSpec
 from aobo.toolkit.grammar import parse
@@ -56,13 +54,8 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundServer]:
-    data: Path = tmp_path_factory.mktemp("shell")
-    store = Store.open(f"sqlite:///{data / 'aobo.db'}")
-    store.migrate()
-    seed_demo(store, PASSWORD)
-    with BackgroundServer(Settings(data_dir=data), store) as running:
+    with seeded_server(tmp_path_factory.mktemp("shell"), PASSWORD) as running:
         yield running
-    store.close()
 
 
 def open_sessions(server: BackgroundServer) -> int:

@@ -10,13 +10,11 @@ import keyring
 import keyring.backend
 import pytest
 from click.testing import Result
+from tests.servers import seeded_server
 from typer.testing import CliRunner
 
 from aobo.cli.app import app
-from aobo.domain.seed import seed_demo
-from aobo.domain.store import Store
 from aobo.server import BackgroundServer
-from aobo.settings import Settings
 
 # This directory is not a package (no tests.e2e imports when run alone): a world of its own.
 PASSWORD = "Toolkit-Cli-Test-1!"
@@ -46,13 +44,8 @@ class MemoryKeyring(keyring.backend.KeyringBackend):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundServer]:
-    data: Path = tmp_path_factory.mktemp("toolkit-cli")
-    store = Store.open(f"sqlite:///{data / 'aobo.db'}")
-    store.migrate()
-    seed_demo(store, PASSWORD)
-    with BackgroundServer(Settings(data_dir=data), store) as running:
+    with seeded_server(tmp_path_factory.mktemp("toolkit-cli"), PASSWORD) as running:
         yield running
-    store.close()
 
 
 @pytest.fixture

@@ -11,10 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aobo.domain.seed import seed_demo
-from aobo.domain.store import Store
 from aobo.server import BackgroundServer
-from aobo.settings import Settings
 from aobo.toolkit.credential import Credential
 from aobo.toolkit.errors import AuthError, ConnectError, ToolkitError, TransientError
 from aobo.toolkit.partner import (
@@ -27,19 +24,15 @@ from aobo.toolkit.partner import (
 )
 from tests.e2e.conftest import PASSWORD
 from tests.e2e.helpers import PARTNER_ADMIN
+from tests.servers import seeded_server
 
 CUSTOMERS = ["contoso.onmicrosoft.com", "fabrikam.onmicrosoft.com", "tailspintoys.onmicrosoft.com"]
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundServer]:
-    data: Path = tmp_path_factory.mktemp("partner-client")
-    store = Store.open(f"sqlite:///{data / 'aobo.db'}")
-    store.migrate()
-    seed_demo(store, PASSWORD)
-    with BackgroundServer(Settings(data_dir=data), store) as running:
+    with seeded_server(tmp_path_factory.mktemp("partner-client"), PASSWORD) as running:
         yield running
-    store.close()
 
 
 @pytest.fixture(scope="module")
