@@ -1,9 +1,11 @@
 """Benchmark server entry: a private aobo server in its own process (started by :mod:`_common`).
 
-    python bench/_server.py --data DIR --password PW [--max-sessions N] [--extra-mailboxes N] [--tracemalloc]
+    python bench/_server.py --data DIR --password PW [--max-sessions N] [--extra-mailboxes N]
+                            [--extra-tenants N [--tenant-mailboxes M]] [--tracemalloc]
 
 Opens a SQLite store in DIR, seeds the demo world (and, with ``--extra-mailboxes N``, one more
-generated customer ``cust0001.onmicrosoft.com`` of N mailboxes, timed), serves it with
+generated customer ``cust0001.onmicrosoft.com`` of N mailboxes; with ``--extra-tenants N``, N more
+generated customers of M mailboxes each, numbered after it; both timed), serves it with
 :class:`aobo.server.BackgroundServer` on a free loopback port, prints one line
 ``READY {json}`` on stdout and serves until its stdin is closed (or SIGTERM/SIGINT).
 """
@@ -27,6 +29,8 @@ def main() -> int:
     parser.add_argument("--password", required=True)
     parser.add_argument("--max-sessions", type=int, default=3)
     parser.add_argument("--extra-mailboxes", type=int, default=0)
+    parser.add_argument("--extra-tenants", type=int, default=0, help="generated customers to add (seed_generated)")
+    parser.add_argument("--tenant-mailboxes", type=int, default=50, help="mailboxes of each --extra-tenants customer")
     parser.add_argument(
         "--tracemalloc",
         action="store_true",
@@ -62,6 +66,12 @@ def main() -> int:
         info["seed_generated_s"] = time.perf_counter() - t
         info["generated_tenant"] = tenants[0].initial_domain
         info["generated_mailboxes"] = store.count_mailboxes(tenants[0].id)
+    if args.extra_tenants:
+        t = time.perf_counter()
+        tenants = seed_generated(store, args.extra_tenants, args.tenant_mailboxes, password=args.password)
+        info["seed_tenants_s"] = time.perf_counter() - t
+        info["extra_tenants"] = [tenant.initial_domain for tenant in tenants]
+        info["tenant_mailboxes"] = args.tenant_mailboxes
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -176,7 +176,7 @@ def seed(
 
 @app.command()
 def demo() -> None:
-    """Start a throw-away server and play the partner flow against it with pypsrp (a few seconds)."""
+    """Start a throw-away server and play the partner flow against it with the toolkit (a few seconds)."""
     from aobo.cli.demo import run_demo
 
     with exit_codes():
