@@ -5,19 +5,24 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import keyring
 import pytest
-from tests.servers import seeded_server
 from typer.testing import CliRunner
 
 from aobo.cli.app import app
 from aobo.domain.store import Store
 from aobo.server import BackgroundServer
+from aobo.toolkit.credential import keyring_service
+from tests.cli.test_toolkit_cli import MemoryKeyring
+from tests.servers import seeded_server
 
 PASSWORD = "Run-Cli-Test-Password-1!"
 ADMIN = "admin@northwindit.onmicrosoft.com"
+HELPDESK = "helpdesk@northwindit.onmicrosoft.com"
 CUSTOMERS = ("contoso.onmicrosoft.com", "fabrikam.onmicrosoft.com", "tailspintoys.onmicrosoft.com")
 
 runner = CliRunner()
@@ -81,6 +86,28 @@ def test_a_tenant_that_fails_is_reported_and_the_others_still_run(
     assert "woodgrove.onmicrosoft.com" in output and "Access is denied" in output
     tenants = {json.loads(line)["Tenant"] for line in out.read_text(encoding="utf-8").splitlines()}
     assert tenants == {"contoso.onmicrosoft.com"}
+
+
+def test_several_accounts_share_the_tenants(world: tuple[BackgroundServer, Store], tmp_path: Path) -> None:
+    server, _ = world
+    out = tmp_path / "domains.jsonl"
+    # The second account's password comes from the keyring, as after `aobo login`.
+    ring = MemoryKeyring()
+    ring.set_password(keyring_service(server.url), HELPDESK, PASSWORD)
+    previous = keyring.get_keyring()
+    keyring.set_keyring(ring)
+    try:
+        code, output = _run(server, tmp_path, "--account", HELPDESK, "--out", str(out), "--", "Get-AcceptedDomain")
+    finally:
+        keyring.set_keyring(previous)
+    # Help Desk may not read organisation configuration: the tenants it was given fail, the others not.
+    assert code == 1, output
+    counts = re.search(r"(\d+) succeeded, (\d+) failed", output)
+    assert counts is not None, output
+    succeeded, failed = int(counts[1]), int(counts[2])
+    assert succeeded >= 1 and failed >= 1 and succeeded + failed == len(CUSTOMERS)
+    assert "isn't assigned to any management roles" in output or "CmdletAccessDenied" in output, output
+    assert len({json.loads(line)["Tenant"] for line in out.read_text(encoding="utf-8").splitlines()}) == succeeded
 
 
 def test_a_command_outside_the_grammar_is_refused_before_any_session(

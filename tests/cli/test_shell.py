@@ -24,7 +24,6 @@ from prompt_toolkit.history import InMemoryHistory
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 from rich.console import Console
-from tests.servers import seeded_server
 from typer.testing import CliRunner
 
 from aobo.cli.shell import (
@@ -42,6 +41,7 @@ from aobo.server import BackgroundServer
 from aobo.toolkit.credential import Credential
 from aobo.toolkit.formatting import FormatSpec
 from aobo.toolkit.grammar import parse
+from tests.servers import seeded_server
 
 PASSWORD = "Shell-Test-Password-1!"
 ADMIN = "admin@northwindit.onmicrosoft.com"

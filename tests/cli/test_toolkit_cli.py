@@ -10,11 +10,11 @@ import keyring
 import keyring.backend
 import pytest
 from click.testing import Result
-from tests.servers import seeded_server
 from typer.testing import CliRunner
 
 from aobo.cli.app import app
 from aobo.server import BackgroundServer
+from tests.servers import seeded_server
 
 # This directory is not a package (no tests.e2e imports when run alone): a world of its own.
 PASSWORD = "Toolkit-Cli-Test-1!"

@@ -68,6 +68,15 @@ def run(
         int | None,
         typer.Option("--concurrency", "-c", min=1, help="Sessions open at once (default: the profile's, or 3)."),
     ] = None,
+    accounts: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--account",
+            "-a",
+            help="Another account to spread the tenants over (repeatable; each with its own session limit; "
+            "its password from AOBO_PASSWORD, the keyring or a prompt).",
+        ),
+    ] = None,
     uri: UriOption = None,
     username: UsernameOption = None,
     profile: ProfileOption = None,
@@ -92,6 +101,11 @@ def run(
             profile, uri=uri, username=username, ca_file=ca_file, insecure=insecure or None, concurrency=concurrency
         )
         credential = Credential.resolve(username=prof.username, uri=endpoint, ask_password=ask_password)
+        credentials = [credential] + [
+            Credential.resolve(username=name, uri=endpoint, ask_password=ask_password)
+            for name in accounts or ()
+            if name.lower() != credential.username.lower()
+        ]
         names = tenants_from(tenants, uri=endpoint, credential=credential, ca_file=prof.ca_file, insecure=prof.insecure)
         if not names:
             raise AoboError("no tenants to run in")
@@ -114,7 +128,7 @@ def run(
                 run_command(
                     [pipeline],
                     names,
-                    credential,
+                    credentials,
                     uri=endpoint,
                     out=out,
                     resume=resume,
