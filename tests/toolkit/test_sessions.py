@@ -163,6 +163,9 @@ def test_aobo_sessions_lists_then_closes_all(live: LiveServer, tmp_path: Path) -
         code, out = _cli(live, tmp_path, OWNER, "--close-all", "--json")
         assert code == 0 and json.loads(out) == {"closed": 0, "open": []}
 
+        code, out = _cli(live, tmp_path, OWNER)
+        assert code == 0 and "has no open sessions" in out and "Shell ID" not in out
+
 
 def test_aobo_sessions_with_a_wrong_password_is_a_one_line_error(live: LiveServer, tmp_path: Path) -> None:
     app = typer.Typer()

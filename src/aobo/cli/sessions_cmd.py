@@ -66,6 +66,9 @@ def sessions(
         if as_json:
             typer.echo(json.dumps([s.to_dict() for s in found], indent=2))
             return
+        if not found:
+            console.print(f"{escape(credential.username)} has no open sessions.", highlight=False)
+            return
         table = Table(title=f"Open sessions of {escape(credential.username)}", title_justify="left")
         table.add_column("Shell ID", no_wrap=True, min_width=36)
         table.add_column("Configuration", overflow="fold")
