@@ -31,6 +31,7 @@ from aobo.cmdlets.results import (
     VerboseRecord,
     WarningRecord,
 )
+from aobo.domain.store import REDACTED
 
 
 def cmd(name: str, *params: tuple[str | None, Any], script: bool = False, end: bool = False) -> CommandInvocation:
@@ -483,6 +484,14 @@ def test_texts_are_the_ones_raised() -> None:
     # The module of texts is the single source: spot-check two against the reference wording.
     assert texts.SCRIPTS_NOT_ALLOWED.endswith("no-language mode.")
     assert texts.RESULT_SIZE_WARNING.format(n=1000).startswith("By default, only the first 1000 items are returned.")
+
+
+def test_an_abbreviated_secret_parameter_is_redacted_too(registry: Registry) -> None:
+    new_mailbox = registry.get("New-Mailbox")
+    raw = [("-Name", "Ann"), ("-Pass", "clear-text-1"), ("-Passw:", "clear-text-2")]
+    assert redact_raw_parameters(raw, new_mailbox) == {"Name": "Ann", "Pass": REDACTED, "Passw": REDACTED}
+    # Without the definition only the spelling can tell; the service always passes it.
+    assert redact_raw_parameters(raw)["Pass"] == "clear-text-1"
 
 
 def test_redact_raw_parameters_hides_secrets_by_name_and_type() -> None:

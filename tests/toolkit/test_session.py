@@ -306,3 +306,11 @@ def test_closed_session_refuses_to_invoke(live: LiveServer) -> None:
     s.close()
     with pytest.raises(ConnectError):
         s.invoke("Get-Mailbox")
+
+
+def test_an_endpoint_with_credentials_in_it_is_refused() -> None:
+    from aobo.toolkit.errors import ConnectError
+    from aobo.toolkit.session import endpoint_url
+
+    with pytest.raises(ConnectError, match="must not carry a user name or password"):
+        endpoint_url("https://admin:secret@host:8443/powershell-liveid", "contoso.onmicrosoft.com")

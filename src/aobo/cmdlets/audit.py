@@ -8,16 +8,24 @@ from collections.abc import Sequence
 from aobo.cmdlets.context import CmdletContext
 from aobo.cmdlets.parameters import ConversionError, IdentityType
 from aobo.cmdlets.pipeline import CommandInvocation, redact_raw_parameters
+from aobo.cmdlets.registry import CmdletDefinition, Registry
 from aobo.domain.models import AuditEntry
 from aobo.domain.store import REDACTED
 
 
-def audit_entries(ctx: CmdletContext, invocations: Sequence[CommandInvocation], error: str | None) -> list[AuditEntry]:
-    """One entry per command of a finished pipeline, all with the pipeline's outcome."""
+def audit_entries(
+    ctx: CmdletContext,
+    invocations: Sequence[CommandInvocation],
+    error: str | None,
+    registry: Registry | None = None,
+) -> list[AuditEntry]:
+    """One entry per command of a finished pipeline, all with the pipeline's outcome. With the
+    ``registry`` each parameter is redacted by what it binds to, not only by how it was spelled."""
     now = dt.datetime.now(dt.UTC)
     entries = []
     for inv in invocations:
-        parameters = redact_raw_parameters(inv.parameters)
+        definition = registry.get(inv.name) if registry is not None else None
+        parameters = redact_raw_parameters(inv.parameters, definition)
         entries.append(
             AuditEntry(
                 run_date=now,
@@ -28,7 +36,7 @@ def audit_entries(ctx: CmdletContext, invocations: Sequence[CommandInvocation], 
                 cmdlet=inv.name,
                 parameters=parameters,
                 succeeded=error is None,
-                error=_scrub(error, inv),
+                error=_scrub(error, inv, definition),
                 object_id=object_id(inv),
             )
         )
@@ -53,11 +61,12 @@ def object_id(inv: CommandInvocation) -> str | None:
     return (str(ref) or None) if ref is not None else None
 
 
-def _scrub(error: str | None, inv: CommandInvocation) -> str | None:
+def _scrub(error: str | None, inv: CommandInvocation, definition: CmdletDefinition | None) -> str | None:
     """Error texts may quote a rejected value ("Cannot convert value ..."): never a secret one."""
     if not error:
         return error
     for name, value in inv.parameters:
-        if isinstance(value, str) and value and REDACTED in redact_raw_parameters([(name, value)]).values():
+        redacted = redact_raw_parameters([(name, value)], definition)
+        if isinstance(value, str) and value and REDACTED in redacted.values():
             error = error.replace(value, REDACTED)
     return error

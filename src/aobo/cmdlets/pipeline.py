@@ -35,7 +35,7 @@ from aobo.cmdlets.binding import (
 from aobo.cmdlets.confirm import Confirmation
 from aobo.cmdlets.context import CmdletContext
 from aobo.cmdlets.parameters import UNLIMITED, IdentityRef, MultiValuedChange, SecureStringType
-from aobo.cmdlets.registry import CmdletDefinition, Registry
+from aobo.cmdlets.registry import CmdletDefinition, Parameter, Registry
 from aobo.cmdlets.results import (
     STREAM_RECORD_TYPES,
     CmdletError,
@@ -384,16 +384,25 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def redact_raw_parameters(parameters: Sequence[tuple[str | None, Any]]) -> dict[str, Any]:
+def redact_raw_parameters(
+    parameters: Sequence[tuple[str | None, Any]], definition: CmdletDefinition | None = None
+) -> dict[str, Any]:
     """Parameters as the client sent them (before binding, so a refused command is audited too), as
     JSON-able values with the same redaction as :func:`audit_parameters`; positional ones are keyed
-    ``$args[i]``."""
+    ``$args[i]``. With the cmdlet's ``definition`` a name is also judged by every parameter it may
+    bind to, so an abbreviation (``-Pass``) of a secret parameter is redacted too."""
     out: dict[str, Any] = {}
     for i, (name, value) in enumerate(parameters):
         key = name.lstrip("-").rstrip(":") if name else f"$args[{i}]"
         secret = is_secret_name(key) or _is_secret(value)
+        if not secret and name and definition is not None:
+            secret = any(_secret_parameter(p) for p in definition.match_parameter(key))
         out[key] = REDACTED if secret else _jsonable(value)
     return out
+
+
+def _secret_parameter(p: Parameter) -> bool:
+    return is_secret_name(p.name) or isinstance(p.type, SecureStringType)
 
 
 def audit_parameters(bound: BoundParameters) -> dict[str, Any]:
@@ -405,6 +414,6 @@ def audit_parameters(bound: BoundParameters) -> dict[str, Any]:
         if bound.sources.get(name) is ParameterSource.DEFAULT:
             continue
         p = bound.definition.parameter(name)
-        secret = is_secret_name(name) or _is_secret(value) or (p is not None and isinstance(p.type, SecureStringType))
+        secret = _is_secret(value) or (_secret_parameter(p) if p is not None else is_secret_name(name))
         out[name] = REDACTED if secret else _jsonable(value)
     return out

@@ -129,16 +129,6 @@ class ConfigStore(Repository):
             raise AlreadyExists(f"A {kind} named {name!r} already exists.") from err
         return self.get(tenant_id, new_id)
 
-    def singleton(self, tenant_id: int, kind: str, name: str) -> ConfigObject:
-        """The tenant's one object of ``kind`` (OrganizationConfig...), created empty on first use."""
-        found = self.find(tenant_id, kind, name)
-        if found:
-            return found[0]
-        try:
-            return self.create(tenant_id, kind, name)
-        except AlreadyExists:  # created meanwhile by a concurrent first use
-            return self.find(tenant_id, kind, name)[0]
-
     def update(
         self,
         tenant_id: int,
@@ -154,7 +144,7 @@ class ConfigStore(Repository):
         try:
             with self.writing() as conn:
                 row = conn.execute(
-                    sa.select(config_objects).where(_c.tenant_id == tenant_id, _c.id == object_id)
+                    sa.select(config_objects).where(_c.tenant_id == tenant_id, _c.id == object_id).with_for_update()
                 ).one_or_none()
                 if row is None:
                     raise NotFound(f"No configuration object with id {object_id} in tenant {tenant_id}.")

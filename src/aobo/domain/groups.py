@@ -84,10 +84,6 @@ class GroupStore(Repository):
 
     # -- reads ----------------------------------------------------------------------------------
 
-    def is_member(self, tenant_id: int, group_id: int, member_id: int) -> bool:
-        with self.reading() as conn:
-            return bool(self._present(conn, group_id, [member_id], tenant_id=tenant_id))
-
     def iter_members(
         self, tenant_id: int, group_id: int, *, limit: int | None = None, batch_size: int = 1000
     ) -> Iterator[Row[Any]]:

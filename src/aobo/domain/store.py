@@ -919,7 +919,9 @@ class Store:
                 where.append(sa.func.lower(column).in_(sorted({v.lower() for v in values})))
         if parameters:
             text = sa.func.lower(c.parameters)
-            where.append(sa.or_(*(text.like(f"%{json.dumps(p.lower())}:%") for p in parameters)))
+            where.append(
+                sa.or_(*(text.like(f"%{_escape_like(json.dumps(p.lower()))}:%", escape="\\") for p in parameters))
+            )
         if succeeded is not None:
             where.append(c.succeeded == succeeded)
         if external is not None:
@@ -1286,6 +1288,11 @@ def _is_address_clash(err: IntegrityError) -> bool:
     return "recipient_addresses" in text and ("uq_" in text or "UNIQUE" in text)
 
 
+def _escape_like(text: str) -> str:
+    """``text`` matched literally inside a LIKE pattern (escape character ``\\``)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
     chunk: list[Any] = []
     for item in items:
@@ -1302,6 +1309,7 @@ _RECIPIENT_BY_ID: Final = sa.select(recipients).where(
 )
 
 
+_RECIPIENT_FOR_UPDATE: Final = _RECIPIENT_BY_ID.with_for_update()
 # Built once: the WHERE and RETURNING clauses are then not coerced again for every update.
 _UPDATE_RECIPIENT: Final = (
     recipients.update().where(recipients.c.id == sa.bindparam("recipient_id")).returning(*recipients.c)

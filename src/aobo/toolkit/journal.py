@@ -202,7 +202,8 @@ class RunJournal:
 
     @classmethod
     def _start(cls, out: Path, fmt: Format, run_dir: Path, *, command: str, fsync: bool) -> RunJournal:
-        (run_dir / "parts").mkdir(parents=True)
+        (run_dir / "parts").mkdir(parents=True, mode=0o700)  # rows may hold customer data
+        run_dir.chmod(0o700)
         path = run_dir / "journal.jsonl"
         path.touch()
         _fsync_dir(run_dir)

@@ -265,6 +265,9 @@ def endpoint_url(uri: str, org: str | None) -> str:
     parts = urlsplit(uri)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConnectError(f"{uri!r} is not an http(s) endpoint such as https://host/powershell-liveid")
+    if parts.username is not None or parts.password is not None:
+        # It would end up in the WS-Man To header, error messages and the metadata cache.
+        raise ConnectError("the endpoint URI must not carry a user name or password; use a credential")
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() != "delegatedorg"]
     if org:
         query.append(("DelegatedOrg", org))

@@ -28,6 +28,7 @@ from psrpcore.types import (
     RunspacePoolState,
 )
 
+import aobo.frontends.psrp.runspace as runspace_module
 from aobo.cmdlets.confirm import CONFIRM_CHOICES
 from aobo.cmdlets.context import CmdletContext, Host
 from aobo.cmdlets.parameters import IntegerType
@@ -387,6 +388,22 @@ def test_stop_while_waiting_for_the_answer_ends_stopped_and_frees_the_worker() -
     h = serve(body)
     assert h.changed == []
     assert h.audits == ["The pipeline has been stopped."]
+
+
+def test_a_prompt_nobody_answers_ends_the_pipeline_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runspace_module, "HOST_CALL_TIMEOUT", 0.3)
+
+    async def body(h: Harness) -> None:
+        await h.open()
+        ps = h.start(1, Confirm=True)
+        await h.next_prompt(ps)  # ... and never answered
+        worker = h.workers[-1]
+        await asyncio.to_thread(worker.join, 5)
+        assert not worker.is_alive()
+        assert final_state(await h.finish(ps)).state == PSInvocationState.Stopped
+
+    h = serve(body)
+    assert h.changed == []
 
 
 def test_closing_the_session_while_waiting_frees_the_worker() -> None:

@@ -55,7 +55,6 @@ from aobo.cmdlets.results import (
     ObjectShape,
     WarningRecord,
 )
-from aobo.domain.configuration import ConfigObject
 from aobo.domain.errors import AlreadyExists, NotFound, StoreError
 from aobo.domain.models import Tenant
 from aobo.domain.schema import recipient_addresses, recipients
@@ -220,22 +219,6 @@ def resolve_each(
         row = resolve(inv, bound[parameter], types)
         if row is not None:
             yield bound, row
-
-
-def resolve_config(inv: Invocation, kind: str, identity: IdentityRef | str) -> ConfigObject | None:
-    """The tenant configuration object of ``kind`` that ``identity`` names (name or GUID), or None
-    after writing the not-found / ambiguous error."""
-    text = str(identity)
-    found = inv.ctx.store.config.find(inv.ctx.tenant.id, kind, text)
-    if len(found) == 1:
-        return found[0]
-    record = (
-        texts.object_not_found(text, inv.definition.name)
-        if not found
-        else texts.object_ambiguous(text, inv.definition.name)
-    )
-    inv.write(record)
-    return None
 
 
 # --- listing ---------------------------------------------------------------------------------------
@@ -501,6 +484,9 @@ def update_recipient(
         return None
     except NotFound:
         inv.write(texts.object_not_found(str(identity), inv.definition.name))
+        return None
+    except StoreError as e:
+        inv.write(task_error(inv, str(e), INVALID_OPERATION, target=identity))
         return None
     if new is row or new.when_changed == row.when_changed:
         inv.write(nothing_modified(identity))

@@ -23,7 +23,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import psrpcore
 from psrpcore.types import HostMethodIdentifier, PSInvocationState, PSRPMessageType, RunspacePoolState
@@ -54,6 +54,10 @@ FLUSH_INTERVAL = 0.02
 
 _SERVER_TO_CLIENT = struct.pack("<I", 0x00000001)
 _PIPELINE_OUTPUT = struct.pack("<I", PSRPMessageType.PipelineOutput.value)
+
+
+#: How long a prompt (PromptForChoice) waits for the user: Exchange Online's idle timeout.
+HOST_CALL_TIMEOUT: Final = 900.0
 
 
 class RunspaceError(Exception):
@@ -432,8 +436,12 @@ class Runspace:
             ci = run.pipe.host_call(method, parameters)
             run.host_calls[ci] = call
             self._drain()
-        call.done.wait()
+        # Bounded: a client that keeps the session alive but never answers must not hold a pipeline
+        # worker for ever. Unanswered, the pipeline ends as if stopped.
+        call.done.wait(HOST_CALL_TIMEOUT)
         if not call.answered:
+            with self.lock:
+                run.host_calls.pop(ci, None)
             raise PipelineStopped()
         if call.error is not None:
             raise host_call_failed(method.name, call.error)

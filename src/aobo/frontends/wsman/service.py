@@ -282,7 +282,7 @@ class WSManService:
             return command_metadata(registry, names, command_type, scope.roles)
 
         def audit(invocations: list[CommandInvocation], error: str | None) -> None:
-            for entry in audit_entries(context(lambda: False), invocations, error):
+            for entry in audit_entries(context(lambda: False), invocations, error, registry):
                 store.write_audit(entry)
 
         return SessionEngine(run=run, metadata=metadata, audit=audit, run_with_host=run_with_host)
