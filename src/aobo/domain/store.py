@@ -733,6 +733,15 @@ class Store:
         with self._read() as conn:
             return list(conn.execute(statement, params).all())
 
+    def recipient_named(self, tenant_id: int, name: str, *, exclude: int | None = None) -> Row[Any] | None:
+        """The tenant's recipient whose Name (its CN, unique in Exchange) is ``name``, in any case."""
+        r = recipients.c
+        statement = sa.select(recipients).where(r.tenant_id == tenant_id, sa.func.lower(r.name) == name.strip().lower())
+        if exclude is not None:
+            statement = statement.where(r.id != exclude)
+        with self._read() as conn:
+            return conn.execute(statement.limit(1)).one_or_none()
+
     def recipient_by_guid(
         self, tenant_id: int, guid: uuid.UUID | str, *, recipient_type_details: Sequence[str] | None = None
     ) -> Row[Any] | None:

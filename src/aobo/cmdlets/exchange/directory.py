@@ -540,13 +540,13 @@ def _new_mail_contact(inv: Invocation) -> Iterator[Any]:
     for bound in inv.each():
         name: str = bound["Name"].strip()
         external = _address(bound["ExternalEmailAddress"])
-        taken = [r for r in ctx.store.find_recipients(ctx.tenant.id, name, limit=5) if r.name.lower() == name.lower()]
-        if taken:
+        taken = ctx.store.recipient_named(ctx.tenant.id, name)
+        if taken is not None:
             inv.write(
                 common.task_error(
                     inv,
                     f"Active Directory operation failed on {texts.DOMAIN_CONTROLLER}. The object "
-                    f"'{taken[0].distinguished_name}' already exists.",
+                    f"'{taken.distinguished_name}' already exists.",
                     common.ALREADY_EXISTS,
                     target=name,
                 )

@@ -683,9 +683,7 @@ def _smtp(value: str) -> str:
 
 
 def _name_taken(inv: Invocation, name: str, exclude: int | None = None) -> bool:
-    ctx = inv.ctx
-    rows = ctx.store.find_recipients(ctx.tenant.id, name, limit=10)
-    return any(r.name.lower() == name.lower() and r.id != exclude for r in rows)
+    return inv.ctx.store.recipient_named(inv.ctx.tenant.id, name, exclude=exclude) is not None
 
 
 def _requested_types(bound: BoundParameters, allowed: Sequence[str]) -> tuple[str, ...]:

@@ -439,12 +439,12 @@ def _validate(inv: Invocation, bound: BoundParameters, identity: str) -> bool:
 
 def _name_taken(inv: Invocation, name: str, exclude: int | None) -> bool:
     """Does another recipient of the tenant have this Name (its CN)? Writes Exchange's error if so."""
-    for row in inv.ctx.store.find_recipients(inv.ctx.tenant.id, name, limit=10):
-        if row.name.lower() == name.lower() and row.id != exclude:
-            dn = row.distinguished_name
-            inv.write(common.task_error(inv, NAME_EXISTS.format(texts.DOMAIN_CONTROLLER, dn), common.ALREADY_EXISTS))
-            return True
-    return False
+    row = inv.ctx.store.recipient_named(inv.ctx.tenant.id, name, exclude=exclude)
+    if row is None:
+        return False
+    dn = row.distinguished_name
+    inv.write(common.task_error(inv, NAME_EXISTS.format(texts.DOMAIN_CONTROLLER, dn), common.ALREADY_EXISTS))
+    return True
 
 
 def _set_mailbox(inv: Invocation) -> Iterator[Any]:

@@ -1348,17 +1348,25 @@ def _set_transport_rule(inv: Invocation) -> Iterator[Any]:
                 raise
             yield e.record
             continue
-        if not inv.should_process(f'Setting transport rule "{rule.name}".'):
-            continue
         unchanged = merged == dict(rule.props) and (new_name in (None, rule.name)) and priority in (None, rule.priority)
         if unchanged:
             yield nothing_modified(rule.name)
             continue
-        with ctx.store.transaction() as tx:
-            drop = {k: UNSET for k in rule.props if k not in merged}
-            tx.config.update(ctx.tenant.id, rule.id, {**drop, **merged}, name=new_name or None)
-            if priority is not None:
-                tx.config.move_to(ctx.tenant.id, rule.id, priority)
+
+        def change(current: ConfigObject, changes: dict[str, Any] = changes) -> dict[str, Any]:
+            # From the rule as it is inside the transaction: a concurrent Set of another
+            # condition or action is kept, not overwritten by what was read before.
+            new = _stored({**_RULE_STORED_DEFAULTS, **current.props, **changes})
+            return {**{k: UNSET for k in current.props if k not in new}, **new}
+
+        def write(rule: ConfigObject = rule, change: Any = change, name: Any = new_name, at: Any = priority) -> bool:
+            with ctx.store.transaction() as tx:
+                tx.config.update(ctx.tenant.id, rule.id, change, name=name or None)
+                if at is not None:
+                    tx.config.move_to(ctx.tenant.id, rule.id, at)
+            return True
+
+        write_guarded(inv, rule.name, f'Setting transport rule "{rule.name}".', write)
 
 
 def _remove_transport_rule(inv: Invocation) -> Iterator[Any]:
