@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import base64
+import re
 import struct
 import uuid
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -163,6 +167,133 @@ def test_budget_text_is_a_budget_error() -> None:
 def test_bad_responses_are_connect_errors(data: bytes) -> None:
     with pytest.raises(ConnectError):
         wsman.parse_receive(data)
+
+
+# ------------------------------------------------------------------------------------------------ fast Receive scan
+
+RECORDINGS = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "pypsrp-recordings"
+
+_SHELL_DECL = f'xmlns:rsp="{server_ns.SHELL}"'.encode()
+
+
+def _vary(data: bytes, *, prefix: str, names: list[str], ends: list[bool], exit_code: str | None) -> bytes:
+    """A server ReceiveResponse reshaped as other writers (Windows) spell it: prefix, Name, End, ExitCode."""
+    head, sep, rest = data.partition(b"<rsp:ReceiveResponse>")
+    body, sep2, tail = rest.partition(b"</rsp:ReceiveResponse>")
+    parts = body.split(b"<rsp:Stream ")
+    out = [parts[0]]
+    for i, part in enumerate(parts[1:]):
+        part = part.replace(b'Name="stdout"', f'Name="{names[i % len(names)]}"'.encode(), 1)
+        if ends[i % len(ends)]:
+            part = part.replace(b">", b' End="true">', 1)
+        out.append(b"<rsp:Stream " + part)
+    body = b"".join(out)
+    if exit_code is None:
+        body = body.replace(b"<rsp:ExitCode>0</rsp:ExitCode>", b"")
+    else:
+        body = body.replace(b"<rsp:ExitCode>0</rsp:ExitCode>", f"<rsp:ExitCode>{exit_code}</rsp:ExitCode>".encode())
+    data = head + sep + body + sep2 + tail
+    if prefix == "":  # the shell namespace as the default one, declared on the ReceiveResponse
+        data = data.replace(
+            b"<rsp:ReceiveResponse>", f'<rsp:ReceiveResponse xmlns="{server_ns.SHELL}">'.encode()
+        ).replace(b"<rsp:ReceiveResponse", b"<ReceiveResponse", 1)
+        inner_start = data.index(b"<ReceiveResponse")
+        inner = data[inner_start:].replace(b"<rsp:", b"<").replace(b"</rsp:", b"</")
+        return data[:inner_start] + inner
+    if prefix != "rsp":
+        data = data.replace(_SHELL_DECL, f'xmlns:{prefix}="{server_ns.SHELL}"'.encode())
+        data = data.replace(b"<rsp:", f"<{prefix}:".encode()).replace(b"</rsp:", f"</{prefix}:".encode())
+    return data
+
+
+def _assert_same(data: bytes, *, fast: bool = True) -> wsman.Received:
+    """The fast scan and the safe tree parse agree (result or error); ``fast``: the scan took it."""
+    try:
+        safe: object = wsman.parse_receive_safe(data)
+    except Exception as exc:
+        safe = (type(exc), str(exc))
+    try:
+        got: object = wsman.parse_receive(data)
+    except Exception as exc:
+        got = (type(exc), str(exc))
+    assert got == safe
+    if fast:
+        assert wsman._parse_receive_fast(data) == safe
+    return got  # type: ignore[return-value]
+
+
+@given(
+    chunks=st.lists(st.binary(max_size=300), max_size=6),
+    command_id=st.one_of(st.none(), st.uuids().map(lambda u: str(u).upper())),
+    done=st.booleans(),
+    prefix=st.sampled_from(["rsp", "s0", "shell", ""]),
+    names=st.lists(st.sampled_from(["stdout", "stderr", "pr"]), min_size=1, max_size=3),
+    ends=st.lists(st.booleans(), min_size=1, max_size=3),
+    exit_code=st.one_of(st.none(), st.sampled_from(["0", "1", "-1", " 2 ", "x"])),
+)
+def test_fast_receive_scan_equals_the_safe_parse(
+    chunks: list[bytes],
+    command_id: str | None,
+    done: bool,
+    prefix: str,
+    names: list[str],
+    ends: list[bool],
+    exit_code: str | None,
+) -> None:
+    data = server_responses.receive_response(_request(), chunks, command_id, done)  # type: ignore[arg-type]
+    data = _vary(data, prefix=prefix, names=names, ends=ends, exit_code=exit_code)
+    received = _assert_same(data, fast=any(chunks))
+    assert [s.data for s in received.streams] == chunks
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        # references and markers the scan must not mistake for its own
+        lambda d: d.replace(b'Name="stdout"', b'Name="std&#111;ut"', 1),
+        lambda d: d.replace(b"</rsp:Stream>", b"</rsp:Stream><rsp:Stream Name='stdout'>&#42;0</rsp:Stream>", 1),
+        lambda d: d.replace(b"</rsp:Stream>", b"</rsp:Stream><rsp:Stream Name='stdout'>*0</rsp:Stream>", 1),
+        lambda d: d.replace(b"<rsp:Stream", b"<!-- <rsp:Stream Name='x'>AAAA</rsp:Stream> --><rsp:Stream", 1),
+        lambda d: d.replace(b"<rsp:Stream", b"<![CDATA[<rsp:Stream>AAAA</]]><rsp:Stream", 1),
+        # not strict base64, not text only, not where the tree would look
+        lambda d: d.replace(b"</rsp:Stream>", b"\n</rsp:Stream>", 1),
+        lambda d: d.replace(b"</rsp:Stream>", b"AA==AA==</rsp:Stream>", 1),
+        lambda d: d.replace(b"</rsp:Stream>", b"A</rsp:Stream>", 1),
+        lambda d: d.replace(b"</rsp:Stream>", b"<rsp:x/>QUJD</rsp:Stream>", 1),
+        lambda d: d.replace(b'Name="stdout"', b'Name="a>b"', 1),
+        lambda d: d.replace(
+            b"<rsp:ReceiveResponse>", b'<rsp:ReceiveResponse><o:Stream xmlns:o="urn:o">QUJD</o:Stream>'
+        ),
+        lambda d: d.replace(b"<rsp:ReceiveResponse>", b"<rsp:Stream>QUJD</rsp:Stream><rsp:ReceiveResponse>"),
+        lambda d: d.replace(b"<rsp:ReceiveResponse>", b"<rsp:SendResponse>").replace(
+            b"</rsp:ReceiveResponse>", b"</rsp:SendResponse>"
+        ),
+        # malformed or refused: the same error either way
+        lambda d: d[:-40],
+        lambda d: d.replace(b"</rsp:Stream>", b"</rsp:Strea>", 1),
+        lambda d: b'<!DOCTYPE x [<!ENTITY a "QUJD">]>' + d.replace(b'Name="stdout"', b'Name="&a;"', 1),
+        lambda d: b"<!DOCTYPE x>" + d,
+        lambda d: b'<?xml version="1.0" encoding="utf-8"?>' + d,
+    ],
+)
+def test_fast_receive_scan_declines_what_it_cannot_vouch_for(mutate: Callable[[bytes], bytes]) -> None:
+    cid = "4D1C31E2-0F3B-4E0C-9B6B-3D7A0D1B1B1B"
+    data = server_responses.receive_response(_request(), [b"abc", b"defgh", b""], cid, True)  # type: ignore[arg-type]
+    _assert_same(mutate(data), fast=False)
+
+
+def test_fast_receive_scan_equals_the_safe_parse_on_windows_recordings() -> None:
+    if not RECORDINGS.is_dir():
+        pytest.skip(f"recordings {RECORDINGS} not available")
+    count = 0
+    for path in sorted(RECORDINGS.glob("*.yml")):
+        for message in yaml.safe_load(path.read_text()).get("messages") or []:
+            response = (message.get("response") or "").encode()
+            if b"ReceiveResponse>" in response:
+                fast = re.search(rb":Stream [^>]*>[^<]", response) is not None and b"&" not in response
+                _assert_same(response, fast=fast)
+                count += 1
+    assert count > 100
 
 
 # ------------------------------------------------------------------------------------------------ PSRP framing
