@@ -194,6 +194,24 @@ GET_RECIPIENT: Final = CmdletDefinition(
 
 # --- Get-User / Set-User ---------------------------------------------------------------------------
 
+#: The ADObject properties every directory object here ends with, in Exchange's order.
+_AD_OBJECT_TAIL: Final[dict[str, Any]] = {
+    "Name": "",
+    "DistinguishedName": "",
+    "Identity": "",
+    "Guid": None,
+    "ExchangeObjectId": None,
+    "OrganizationalUnit": "",
+    "OrganizationId": "",
+    "Id": "",
+    "WhenChanged": None,
+    "WhenCreated": None,
+    "WhenChangedUTC": None,
+    "WhenCreatedUTC": None,
+    "IsValid": True,
+    "ObjectState": "Unchanged",
+}
+
 USER_OBJECT: Final = common.ObjectTemplate(
     (f"{_MANAGEMENT}.User", *common.AD_PRESENTATION_BASES),
     {
@@ -223,20 +241,7 @@ USER_OBJECT: Final = common.ObjectTemplate(
         "AccountDisabled": False,
         "IsDirSynced": False,
         "ExternalDirectoryObjectId": "",
-        "Name": "",
-        "DistinguishedName": "",
-        "Identity": "",
-        "Guid": None,
-        "ExchangeObjectId": None,
-        "OrganizationalUnit": "",
-        "OrganizationId": "",
-        "Id": "",
-        "WhenChanged": None,
-        "WhenCreated": None,
-        "WhenChangedUTC": None,
-        "WhenCreatedUTC": None,
-        "IsValid": True,
-        "ObjectState": "Unchanged",
+        **_AD_OBJECT_TAIL,
     },
 )
 _USER_ID: Final = "UserIdParameter"
@@ -466,20 +471,7 @@ def _mail_person_defaults() -> dict[str, Any]:
         "RecipientType": None,
         "RecipientTypeDetails": None,
         "WindowsEmailAddress": "",
-        "Name": "",
-        "DistinguishedName": "",
-        "Identity": "",
-        "Guid": None,
-        "ExchangeObjectId": None,
-        "OrganizationalUnit": "",
-        "OrganizationId": "",
-        "Id": "",
-        "WhenChanged": None,
-        "WhenCreated": None,
-        "WhenChangedUTC": None,
-        "WhenCreatedUTC": None,
-        "IsValid": True,
-        "ObjectState": "Unchanged",
+        **_AD_OBJECT_TAIL,
     }
 
 
