@@ -17,6 +17,7 @@ from aobo.cmdlets.exchange.mailbox_object import MAILBOX_SHAPE
 from aobo.cmdlets.registry import Registry
 from aobo.domain.store import Store
 from aobo.frontends.credentials import CredentialVerifier
+from aobo.frontends.identity import IdentityEndpoint, KeySet, is_identity_path
 from aobo.frontends.partner import CustomersEndpoint, is_customers_path
 from aobo.frontends.psrp import clixml
 from aobo.frontends.wsman.asgi import WSManEndpoint, is_endpoint
@@ -31,6 +32,7 @@ def create_app(store: Store, settings: Settings, registry: Registry | None = Non
     verifier = CredentialVerifier(store, lockout_threshold=settings.lockout_threshold)
     endpoint = WSManEndpoint(service, verifier)
     customers = CustomersEndpoint(store, verifier)
+    identity = IdentityEndpoint(store, verifier, KeySet.for_settings(settings))
 
     async def route(request: Request) -> Response:
         # One catch-all route: the endpoint path is matched case-insensitively, as clients vary.
@@ -38,6 +40,8 @@ def create_app(store: Store, settings: Settings, registry: Registry | None = Non
             return await endpoint(request)
         if is_customers_path(request.url.path):
             return await customers(request)
+        if is_identity_path(request.url.path):
+            return await identity(request)
         return PlainTextResponse("Not Found", status_code=404)
 
     @contextlib.asynccontextmanager

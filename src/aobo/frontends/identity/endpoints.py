@@ -1,0 +1,415 @@
+"""The HTTP side of the identity endpoint, shaped like Entra ID's v2.0 endpoints so msal works unchanged.
+
+- ``GET /{tenant}[/v2.0]/.well-known/openid-configuration``
+- ``GET /{tenant}/discovery[/v2.0]/keys``
+- ``POST /{tenant}/oauth2/v2.0/token`` (``password`` and ``refresh_token`` grants)
+- ``GET /common/userrealm/{username}`` (msal asks it before a password grant)
+
+``{tenant}`` is a tenant GUID, any of its domains, or ``organizations``/``common`` (the user's own
+tenant). A partner user gets a token for a customer tenant only through an active relationship
+(the same decision as ``DelegatedOrg``). Errors carry Entra's JSON and AADSTS codes.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from aobo.cmdlets.access import open_scope
+from aobo.domain.models import Tenant, User
+from aobo.domain.store import Store
+from aobo.errors import AccessDenied, AuthenticationFailed
+from aobo.frontends.credentials import BasicCredentials, CredentialVerifier
+from aobo.frontends.identity.keys import KeySet
+from aobo.frontends.identity.tokens import (
+    ACCESS_LIFETIME,
+    AUDIENCE,
+    InvalidToken,
+    issue_access_token,
+    issue_id_token,
+    issue_refresh_token,
+    issuer_for,
+    validate_refresh_token,
+)
+
+_SEG = r"([^/]+)"
+_CONFIG = re.compile(rf"^/{_SEG}(?:/v2\.0)?/\.well-known/openid-configuration/?$", re.IGNORECASE)
+_KEYS = re.compile(rf"^/{_SEG}/discovery(?:/v2\.0)?/keys/?$", re.IGNORECASE)
+_OAUTH = re.compile(rf"^/{_SEG}/oauth2/v2\.0/(token|authorize|devicecode)/?$", re.IGNORECASE)
+_REALM = re.compile(r"^/common/userrealm/([^/]+)/?$", re.IGNORECASE)
+_PATTERNS = (_CONFIG, _KEYS, _OAUTH, _REALM)
+
+#: Tenant names meaning "the signed-in user's own tenant".
+MULTI_TENANT = frozenset({"organizations", "common"})
+#: The resource scopes a token for Exchange Online carries; ``.default`` grants Exchange.Manage.
+OIDC_SCOPES = frozenset({"openid", "profile", "offline_access", "email"})
+MAX_FORM = 64 * 1024
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def is_identity_path(path: str) -> bool:
+    return any(p.match(path) for p in _PATTERNS)
+
+
+class EntraError(Exception):
+    def __init__(self, status: int, error: str, code: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.error, self.code, self.message = status, error, code, message
+
+
+def entra_error_response(err: EntraError) -> JSONResponse:
+    now = datetime.now(UTC)
+    trace_id, correlation_id = str(uuid.uuid4()), str(uuid.uuid4())
+    timestamp = now.strftime("%Y-%m-%d %H:%M:%SZ")
+    description = (
+        f"AADSTS{err.code}: {err.message} Trace ID: {trace_id} Correlation ID: {correlation_id} Timestamp: {timestamp}"
+    )
+    return JSONResponse(
+        {
+            "error": err.error,
+            "error_description": description,
+            "error_codes": [err.code],
+            "timestamp": timestamp,
+            "trace_id": trace_id,
+            "correlation_id": correlation_id,
+            "error_uri": "https://login.microsoftonline.com/error?code=" + str(err.code),
+        },
+        status_code=err.status,
+        headers=_NO_STORE,
+    )
+
+
+def _tenant_not_found(name: str) -> EntraError:
+    return EntraError(
+        400,
+        "invalid_request",
+        90002,
+        f"Tenant '{name}' not found. Check to make sure you have the correct tenant ID and are signing into "
+        "the correct cloud. Check with your subscription administrator, this may happen if there are no "
+        "active subscriptions for the tenant.",
+    )
+
+
+def _b64url_json(value: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value, separators=(",", ":")).encode()).rstrip(b"=").decode()
+
+
+def _resource_scopes(scope: str) -> tuple[list[str], set[str]]:
+    """(``scp`` values, OIDC scopes requested); raises :class:`EntraError` for another resource."""
+    scp: list[str] = []
+    oidc: set[str] = set()
+    for item in scope.split():
+        low = item.lower()
+        if low in OIDC_SCOPES:
+            oidc.add(low)
+            continue
+        resource, _, name = item.rpartition("/")
+        if resource.lower().rstrip("/") != AUDIENCE or not name:
+            raise EntraError(
+                400,
+                "invalid_resource",
+                500011,
+                f"The resource principal named {resource or item} was not found in the tenant. This can happen "
+                "if the application has not been installed by the administrator of the tenant.",
+            )
+        value = "Exchange.Manage" if name.lower() == ".default" else name
+        if value not in scp:
+            scp.append(value)
+    if not scp:
+        raise EntraError(
+            400,
+            "invalid_scope",
+            70011,
+            f"The provided request must include a 'scope' input parameter naming a resource, such as "
+            f"'{AUDIENCE}/.default'. The provided value for the input parameter 'scope' is not valid.",
+        )
+    return scp, oidc
+
+
+class IdentityEndpoint:
+    def __init__(self, store: Store, verifier: CredentialVerifier, keys: KeySet) -> None:
+        self.store = store
+        self.verifier = verifier
+        self.keys = keys
+
+    async def __call__(self, request: Request) -> Response:
+        path = request.url.path
+        try:
+            if m := _REALM.match(path):
+                return self._user_realm(m.group(1))
+            if m := _CONFIG.match(path):
+                return await run_in_threadpool(self._openid_configuration, request, m.group(1))
+            if m := _KEYS.match(path):
+                await run_in_threadpool(self._tenant, m.group(1))
+                return JSONResponse(await run_in_threadpool(self.keys.jwks), headers={"Cache-Control": "max-age=3600"})
+            m = _OAUTH.match(path)
+            assert m is not None
+            if m.group(2).lower() != "token":
+                return JSONResponse(
+                    {"error": "not_implemented", "error_description": "This flow is not served yet."},
+                    status_code=404,
+                )
+            if request.method != "POST":
+                raise EntraError(
+                    400, "invalid_request", 900561, "The endpoint only accepts POST requests. Received a GET request."
+                )
+            body = await request.body()
+            if len(body) > MAX_FORM:
+                raise EntraError(400, "invalid_request", 90014, "The request body is too large.")
+            form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()}
+            return await self._token(request, m.group(1), form)
+        except EntraError as err:
+            return entra_error_response(err)
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _tenant(self, name: str) -> Tenant | None:
+        """``None`` for organizations/common; raises AADSTS90002 for an unknown tenant."""
+        if name.lower() in MULTI_TENANT:
+            return None
+        tenant = self.store.resolve_tenant(name)
+        if tenant is None:
+            raise _tenant_not_found(name)
+        return tenant
+
+    @staticmethod
+    def _base(request: Request) -> str:
+        return f"{request.url.scheme}://{request.url.netloc}"
+
+    def _user_realm(self, username: str) -> Response:
+        domain = username.rpartition("@")[2]
+        return JSONResponse(
+            {
+                "ver": "1.0",
+                "account_type": "Managed",
+                "domain_name": domain,
+                "cloud_instance_name": "microsoftonline.com",
+                "cloud_audience_urn": "urn:federation:MicrosoftOnline",
+            }
+        )
+
+    def _openid_configuration(self, request: Request, name: str) -> Response:
+        tenant = self._tenant(name)
+        base = self._base(request)
+        segment = str(tenant.guid) if tenant else name.lower()
+        issuer = issuer_for(base, tenant.guid if tenant else "{tenantid}")
+        oauth = f"{base}/{segment}/oauth2/v2.0"
+        return JSONResponse(
+            {
+                "issuer": issuer,
+                "authorization_endpoint": f"{oauth}/authorize",
+                "token_endpoint": f"{oauth}/token",
+                "device_authorization_endpoint": f"{oauth}/devicecode",
+                "end_session_endpoint": f"{oauth}/logout",
+                "jwks_uri": f"{base}/{segment}/discovery/v2.0/keys",
+                "userinfo_endpoint": f"{base}/oidc/userinfo",
+                "token_endpoint_auth_methods_supported": [
+                    "client_secret_post",
+                    "private_key_jwt",
+                    "client_secret_basic",
+                ],
+                "response_modes_supported": ["query", "fragment", "form_post"],
+                "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+                "grant_types_supported": ["password", "refresh_token"],
+                "scopes_supported": ["openid", "profile", "email", "offline_access"],
+                "subject_types_supported": ["pairwise"],
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "claims_supported": [
+                    "sub",
+                    "iss",
+                    "aud",
+                    "exp",
+                    "iat",
+                    "nbf",
+                    "name",
+                    "oid",
+                    "tid",
+                    "preferred_username",
+                    "ver",
+                ],
+                "request_uri_parameter_supported": False,
+                "tenant_region_scope": None,
+                "cloud_instance_name": "microsoftonline.com",
+                "cloud_graph_host_name": "graph.windows.net",
+                "msgraph_host": "graph.microsoft.com",
+                "rbac_url": "https://pas.windows.net",
+            },
+            headers={"Cache-Control": "max-age=86400"},
+        )
+
+    def _target_tenant(self, user: User, url_tenant: Tenant | None) -> Tenant:
+        """The tenant the token is for: the URL's, if the user may act there; else the user's own."""
+        own = self.store.get_tenant(user.tenant_id)
+        if url_tenant is None or url_tenant.id == own.id:
+            return own
+        try:
+            open_scope(self.store, user, str(url_tenant.guid), remote_powershell=False)
+        except AccessDenied:
+            raise EntraError(
+                400,
+                "invalid_grant",
+                50020,
+                f"User account '{user.user_principal_name}' from identity provider "
+                f"'https://sts.windows.net/{own.guid}/' does not exist in tenant '{url_tenant.name}' and cannot "
+                "access the application in that tenant. The account needs to be added as an external user in "
+                "the tenant first.",
+            ) from None
+        return url_tenant
+
+    async def _token(self, request: Request, tenant_name: str, form: dict[str, str]) -> Response:
+        grant = form.get("grant_type", "")
+        client_id = form.get("client_id", "")
+        if not grant:
+            raise EntraError(
+                400, "invalid_request", 900144, "The request body must contain the following parameter: 'grant_type'."
+            )
+        if not client_id:
+            raise EntraError(
+                400, "invalid_request", 900144, "The request body must contain the following parameter: 'client_id'."
+            )
+        url_tenant = await run_in_threadpool(self._tenant, tenant_name)
+        if grant == "password":
+            return await self._password_grant(request, url_tenant, form, client_id)
+        if grant == "refresh_token":
+            return await run_in_threadpool(self._refresh_grant, request, url_tenant, form, client_id)
+        raise EntraError(
+            400,
+            "unsupported_grant_type",
+            70003,
+            f"The app requested an unsupported grant type '{grant}'.",
+        )
+
+    async def _password_grant(
+        self, request: Request, url_tenant: Tenant | None, form: dict[str, str], client_id: str
+    ) -> Response:
+        scp, oidc = _resource_scopes(form.get("scope", ""))
+        username, password = form.get("username", ""), form.get("password", "")
+        if not username or not password:
+            missing = "username" if not username else "password"
+            raise EntraError(
+                400, "invalid_request", 900144, f"The request body must contain the following parameter: '{missing}'."
+            )
+        try:
+            user = await run_in_threadpool(self.verifier.verify, BasicCredentials(username, password))
+        except AuthenticationFailed:
+            raise EntraError(
+                400, "invalid_grant", 50126, "Error validating credentials due to invalid username or password."
+            ) from None
+        return await run_in_threadpool(self._issue, request, user, url_tenant, scp, oidc, client_id)
+
+    def _refresh_grant(
+        self, request: Request, url_tenant: Tenant | None, form: dict[str, str], client_id: str
+    ) -> Response:
+        token = form.get("refresh_token", "")
+        if not token:
+            raise EntraError(
+                400,
+                "invalid_request",
+                900144,
+                "The request body must contain the following parameter: 'refresh_token'.",
+            )
+        try:
+            claims = validate_refresh_token(token, self.keys, client_id=client_id)
+        except InvalidToken as exc:
+            if exc.reason == "expired":
+                raise EntraError(
+                    400,
+                    "invalid_grant",
+                    700082,
+                    "The refresh token has expired due to inactivity. The token was issued on "
+                    "an earlier date and was inactive for 90.00:00:00.",
+                ) from None
+            if exc.reason == "client":
+                raise EntraError(
+                    400,
+                    "invalid_grant",
+                    70000,
+                    "Provided grant is invalid or malformed: the refresh token was issued to a different client.",
+                ) from None
+            raise EntraError(
+                400, "invalid_grant", 9002313, "Invalid request. Request is malformed or invalid."
+            ) from None
+        user = self._user_of(claims)
+        if user is None or user.locked_out:
+            raise EntraError(
+                400,
+                "invalid_grant",
+                50053 if user is not None else 50034,
+                "The account is locked or no longer exists; sign in again.",
+            )
+        if url_tenant is None:
+            url_tenant = self.store.resolve_tenant(claims["tid"])
+        scp, oidc = _resource_scopes(form.get("scope") or f"{AUDIENCE}/.default offline_access")
+        return self._issue(request, user, url_tenant, scp, oidc, client_id)
+
+    def _user_of(self, claims: dict[str, Any]) -> User | None:
+        # Looked up again on every refresh: a removed account gets no new token.
+        user = self.store.find_user(str(claims.get("upn", "")))
+        return user if user is not None and str(user.guid) == str(claims.get("oid")) else None
+
+    def _issue(
+        self,
+        request: Request,
+        user: User,
+        url_tenant: Tenant | None,
+        scp: list[str],
+        oidc: set[str],
+        client_id: str,
+    ) -> Response:
+        tenant = self._target_tenant(user, url_tenant)
+        home = self.store.get_tenant(user.tenant_id)
+        base = self._base(request)
+        issuer = issuer_for(base, tenant.guid)
+        now = int(time.time())
+        access = issue_access_token(
+            self.keys,
+            issuer=issuer,
+            tenant_guid=tenant.guid,
+            user_guid=user.guid,
+            upn=user.user_principal_name,
+            name=user.display_name,
+            scopes=scp,
+            client_id=client_id,
+            now=now,
+        )
+        granted = [f"{AUDIENCE}/{s}" for s in scp] + sorted(oidc)
+        body: dict[str, Any] = {
+            "token_type": "Bearer",
+            "scope": " ".join(granted),
+            "expires_in": ACCESS_LIFETIME,
+            "ext_expires_in": ACCESS_LIFETIME,
+            "access_token": access,
+            "client_info": _b64url_json({"uid": str(user.guid), "utid": str(home.guid)}),
+        }
+        if "offline_access" in oidc:
+            body["refresh_token"] = issue_refresh_token(
+                self.keys,
+                issuer=issuer,
+                tenant_guid=tenant.guid,
+                user_guid=user.guid,
+                upn=user.user_principal_name,
+                client_id=client_id,
+                now=now,
+            )
+        if "openid" in oidc:
+            body["id_token"] = issue_id_token(
+                self.keys,
+                issuer=issuer,
+                tenant_guid=tenant.guid,
+                user_guid=user.guid,
+                upn=user.user_principal_name,
+                name=user.display_name,
+                client_id=client_id,
+                now=now,
+            )
+        return JSONResponse(body, headers=_NO_STORE)
