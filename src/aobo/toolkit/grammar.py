@@ -520,54 +520,42 @@ class _Parser:
         return _ESCAPES.get(ch, ch)
 
     def single_quoted(self) -> str:
-        start = self.pos
-        text, n = self.text, self.n
-        pos = start + 1
-        parts: list[str] = []
-        segment = pos
-        while True:
-            if pos >= n:
-                raise self.error("The string is missing the terminator: '.", start)
-            ch = text[pos]
-            if ch in _SQ:
-                parts.append(text[segment:pos])
-                if pos + 1 < n and text[pos + 1] in _SQ:
-                    parts.append(text[pos + 1])
-                    pos += 2
-                    segment = pos
-                    continue
-                self.pos = pos + 1
-                return "".join(parts)
-            pos += 1
+        return self.quoted(_SQ, "'", expandable=False)
 
     def double_quoted(self) -> str:
+        return self.quoted(_DQ, '"', expandable=True)
+
+    def quoted(self, quotes: frozenset[str], terminator: str, *, expandable: bool) -> str:
+        """A string literal: a doubled quote is one quote; in an expandable (double-quoted) string
+        backticks escape and ``$`` would expand, so variables are refused there."""
         start = self.pos
         text, n = self.text, self.n
+        missing = f"The string is missing the terminator: {terminator}."
         pos = start + 1
         parts: list[str] = []
         segment = pos
         while True:
             if pos >= n:
-                raise self.error('The string is missing the terminator: ".', start)
+                raise self.error(missing, start)
             ch = text[pos]
-            if ch in _DQ:
+            if ch in quotes:
                 parts.append(text[segment:pos])
-                if pos + 1 < n and text[pos + 1] in _DQ:
+                if pos + 1 < n and text[pos + 1] in quotes:
                     parts.append(text[pos + 1])
                     pos += 2
                     segment = pos
                     continue
                 self.pos = pos + 1
                 return "".join(parts)
-            if ch == "`":
+            if expandable and ch == "`":
                 parts.append(text[segment:pos])
                 if pos + 1 >= n:
-                    raise self.error('The string is missing the terminator: ".', start)
+                    raise self.error(missing, start)
                 self.pos = pos
                 parts.append(self.escape())
                 pos = segment = self.pos
                 continue
-            if ch == "$":
+            if expandable and ch == "$":
                 self.check_dollar_in_text(pos, quoted=True)
             pos += 1
 
