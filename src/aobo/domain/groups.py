@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from aobo.domain.errors import NotFound
 from aobo.domain.models import GROUP_TYPES
-from aobo.domain.repository import Repository
+from aobo.domain.repository import Repository, keyset_pages
 from aobo.domain.schema import group_members, recipients
 
 #: Groups whose membership lives in group_members.
@@ -89,31 +89,25 @@ class GroupStore(Repository):
     ) -> Iterator[Row[Any]]:
         """The member recipients' rows in member id order, read in keyset-paginated batches
         (no connection is held between batches)."""
-        if batch_size < 1:
-            raise ValueError("batch_size must be at least 1.")
-        last_id = 0
-        remaining = limit
-        while remaining is None or remaining > 0:
-            size = batch_size if remaining is None else min(batch_size, remaining)
+
+        def read(after: int, size: int) -> list[Row[Any]]:
             with self.reading() as conn:
-                batch = conn.execute(
-                    sa.select(recipients)
-                    .join(group_members, _g.member_id == _r.id)
-                    .where(
-                        _g.group_id == group_id,
-                        _g.tenant_id == tenant_id,
-                        _r.tenant_id == tenant_id,
-                        _g.member_id > last_id,
-                    )
-                    .order_by(_g.member_id)
-                    .limit(size)
-                ).all()
-            yield from batch
-            if len(batch) < size:
-                return
-            last_id = batch[-1].id
-            if remaining is not None:
-                remaining -= len(batch)
+                return list(
+                    conn.execute(
+                        sa.select(recipients)
+                        .join(group_members, _g.member_id == _r.id)
+                        .where(
+                            _g.group_id == group_id,
+                            _g.tenant_id == tenant_id,
+                            _r.tenant_id == tenant_id,
+                            _g.member_id > after,
+                        )
+                        .order_by(_g.member_id)
+                        .limit(size)
+                    ).all()
+                )
+
+        return keyset_pages(read, limit=limit, batch_size=batch_size)
 
     def count_members(self, tenant_id: int, group_id: int, *, outside_domains: Sequence[str] | None = None) -> int:
         """How many members ``group_id`` has; with ``outside_domains`` (the tenant's accepted

@@ -48,6 +48,7 @@ from aobo.domain.models import (
     utcnow,
 )
 from aobo.domain.permissions import PermissionStore
+from aobo.domain.repository import keyset_pages
 from aobo.domain.schema import (
     UTCDateTime,
     audit_log,
@@ -670,30 +671,18 @@ class Store:
     ) -> Iterator[Row[Any]]:
         """Recipient rows of any kind (all kinds when ``recipient_type_details`` is None), as
         :meth:`iter_mailboxes` reads them."""
-        if batch_size < 1:
-            raise ValueError("batch_size must be at least 1.")
-        if limit is not None and limit < 0:
-            raise ValueError("limit must not be negative.")
         conditions = [recipients.c.tenant_id == tenant_id, *where]
         if recipient_type_details is not None:
             conditions.append(recipients.c.recipient_type_details.in_(list(recipient_type_details)))
         return self._iter_mailboxes(conditions, limit, batch_size)
 
     def _iter_mailboxes(self, where: list[Any], limit: int | None, batch_size: int) -> Iterator[Row[Any]]:
-        last_id = 0
-        remaining = limit
-        while remaining is None or remaining > 0:
-            size = batch_size if remaining is None else min(batch_size, remaining)
+        def read(after: int, size: int) -> list[Row[Any]]:
+            statement = sa.select(recipients).where(*where, recipients.c.id > after)
             with self._read() as conn:
-                batch = conn.execute(
-                    sa.select(recipients).where(*where, recipients.c.id > last_id).order_by(recipients.c.id).limit(size)
-                ).all()
-            yield from batch
-            if len(batch) < size:
-                return
-            last_id = batch[-1].id
-            if remaining is not None:
-                remaining -= len(batch)
+                return list(conn.execute(statement.order_by(recipients.c.id).limit(size)).all())
+
+        return keyset_pages(read, limit=limit, batch_size=batch_size)
 
     def count_mailboxes(self, tenant_id: int, *, recipient_type_details: Sequence[str] | None = None) -> int:
         with self._read() as conn:
