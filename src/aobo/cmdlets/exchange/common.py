@@ -514,3 +514,10 @@ def write_guarded(inv: Invocation, identity: Any, what_if: str, action: Callable
     except StoreError as e:
         inv.write(task_error(inv, str(e), INVALID_OPERATION, target=identity))
     return None
+
+
+def remove_recipient(inv: Invocation, row: Any, identity: Any, what_if: str) -> None:
+    """The Remove- path of every recipient kind: behind -WhatIf/-Confirm, the recipient goes with
+    everything that hangs off it (addresses, memberships, permissions, rules, statistics)."""
+    ctx = inv.ctx
+    write_guarded(inv, identity, what_if, lambda: ctx.store.delete_recipient(ctx.tenant.id, row.id))

@@ -606,15 +606,9 @@ def _set_mail_contact(inv: Invocation) -> Iterator[Any]:
 
 
 def _remove_mail_contact(inv: Invocation) -> Iterator[Any]:
-    ctx = inv.ctx
     for bound, row in common.resolve_each(inv, ("MailContact",)):
         identity = bound["Identity"]
-        common.write_guarded(
-            inv,
-            identity,
-            f'Removing mail contact "{identity}".',
-            partial(ctx.store.delete_recipient, ctx.tenant.id, row.id),
-        )
+        common.remove_recipient(inv, row, identity, f'Removing mail contact "{identity}".')
     yield from ()
 
 

@@ -1093,16 +1093,10 @@ SET_DISTRIBUTION_GROUP: Final = CmdletDefinition(
 
 
 def _remove_distribution_group(inv: Invocation) -> Iterator[Any]:
-    ctx = inv.ctx
     for bound, row in common.resolve_each(inv, DG_TYPES):
         identity = bound["Identity"]
         if _is_manager(inv, bound, row):
-            common.write_guarded(
-                inv,
-                identity,
-                f'Removing distribution group "{identity}".',
-                lambda r=row: ctx.store.delete_recipient(ctx.tenant.id, r.id),
-            )
+            common.remove_recipient(inv, row, identity, f'Removing distribution group "{identity}".')
     yield from ()
 
 

@@ -562,12 +562,12 @@ def _new_mailbox(inv: Invocation) -> Iterator[Any]:
 def _remove_mailbox(inv: Invocation) -> Iterator[Any]:
     for bound, row in common.resolve_each(inv, MAILBOX_TYPES):
         identity = str(bound["Identity"])
-        common.write_guarded(
+        common.remove_recipient(
             inv,
+            row,
             identity,
             f'Removing mailbox "{identity}" will remove the Active Directory user object and mark the mailbox and '
             "the archive (if present) in the database for removal.",
-            lambda row=row: inv.ctx.store.delete_recipient(inv.ctx.tenant.id, row.id),
         )
     yield from ()
 
