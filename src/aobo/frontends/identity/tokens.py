@@ -37,6 +37,31 @@ def issuer_for(base_url: str, tenant_guid: uuid.UUID | str) -> str:
     return f"{base_url.rstrip('/')}/{tenant_guid}/v2.0"
 
 
+def _signed(
+    keys: KeySet,
+    *,
+    aud: str,
+    issuer: str,
+    tenant_guid: uuid.UUID | str,
+    user_guid: uuid.UUID | str,
+    now: int | None,
+    lifetime: int,
+    **claims: Any,
+) -> str:
+    """A token with the claims every kind carries (audience, issuer, times, tenant, user) plus ``claims``."""
+    iat = int(time.time()) if now is None else now
+    base = {
+        "aud": aud,
+        "iss": issuer,
+        "iat": iat,
+        "nbf": iat,
+        "exp": iat + lifetime,
+        "tid": str(tenant_guid),
+        "oid": str(user_guid),
+    }
+    return _sign(keys, {**base, **claims})
+
+
 def _sign(keys: KeySet, claims: Mapping[str, Any]) -> str:
     key = keys.signing_key
     return jwt.encode(dict(claims), key.private_key, algorithm="RS256", headers={"kid": key.kid, "typ": "JWT"})
@@ -56,26 +81,22 @@ def issue_access_token(
     now: int | None = None,
     lifetime: int = ACCESS_LIFETIME,
 ) -> str:
-    iat = int(time.time()) if now is None else now
-    return _sign(
+    return _signed(
         keys,
-        {
-            "aud": audience,
-            "iss": issuer,
-            "iat": iat,
-            "nbf": iat,
-            "exp": iat + lifetime,
-            "tid": str(tenant_guid),
-            "oid": str(user_guid),
-            "sub": str(user_guid),
-            "upn": upn,
-            "unique_name": upn,
-            "name": name,
-            "scp": " ".join(scopes),
-            "appid": client_id,
-            "ver": "1.0",
-            "jti": uuid.uuid4().hex,
-        },
+        aud=audience,
+        issuer=issuer,
+        tenant_guid=tenant_guid,
+        user_guid=user_guid,
+        now=now,
+        lifetime=lifetime,
+        sub=str(user_guid),
+        upn=upn,
+        unique_name=upn,
+        name=name,
+        scp=" ".join(scopes),
+        appid=client_id,
+        ver="1.0",
+        jti=uuid.uuid4().hex,
     )
 
 
@@ -90,22 +111,18 @@ def issue_refresh_token(
     now: int | None = None,
     lifetime: int = REFRESH_LIFETIME,
 ) -> str:
-    iat = int(time.time()) if now is None else now
-    return _sign(
+    return _signed(
         keys,
-        {
-            "typ": "refresh",
-            "aud": REFRESH_AUDIENCE,
-            "iss": issuer,
-            "iat": iat,
-            "nbf": iat,
-            "exp": iat + lifetime,
-            "tid": str(tenant_guid),
-            "oid": str(user_guid),
-            "upn": upn,
-            "azp": client_id,
-            "jti": uuid.uuid4().hex,
-        },
+        aud=REFRESH_AUDIENCE,
+        issuer=issuer,
+        tenant_guid=tenant_guid,
+        user_guid=user_guid,
+        now=now,
+        lifetime=lifetime,
+        typ="refresh",
+        upn=upn,
+        azp=client_id,
+        jti=uuid.uuid4().hex,
     )
 
 
@@ -120,22 +137,18 @@ def issue_id_token(
     client_id: str,
     now: int | None = None,
 ) -> str:
-    iat = int(time.time()) if now is None else now
-    return _sign(
+    return _signed(
         keys,
-        {
-            "aud": client_id,
-            "iss": issuer,
-            "iat": iat,
-            "nbf": iat,
-            "exp": iat + ACCESS_LIFETIME,
-            "tid": str(tenant_guid),
-            "oid": str(user_guid),
-            "sub": str(user_guid),
-            "preferred_username": upn,
-            "name": name,
-            "ver": "2.0",
-        },
+        aud=client_id,
+        issuer=issuer,
+        tenant_guid=tenant_guid,
+        user_guid=user_guid,
+        now=now,
+        lifetime=ACCESS_LIFETIME,
+        sub=str(user_guid),
+        preferred_username=upn,
+        name=name,
+        ver="2.0",
     )
 
 
