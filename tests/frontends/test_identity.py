@@ -37,6 +37,9 @@ PARTNER_ADMIN = "admin@northwindit.onmicrosoft.com"
 CONTOSO_ADMIN = "admin@contoso.onmicrosoft.com"
 LOCKOUT_THRESHOLD = 3
 
+# The password grant (ROPC) is what partner scripts use; msal warns that it is deprecated for public clients.
+pytestmark = pytest.mark.filterwarnings("ignore:This API has been deprecated for public client flows")
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundServer]:
