@@ -138,7 +138,7 @@ class InboxRuleStore(Repository):
         """Apply ``changes(current rule)`` (keys ``name``, ``enabled``, ``priority``, ``props``) in one
         transaction; returns the rule and whether anything changed."""
         with self.writing() as conn:
-            current = _rule(self._row(conn, tenant_id, rule_id))
+            current = _rule(self._row(conn, tenant_id, rule_id, for_update=True))
             wanted = dict(changes(current))
             if not wanted:
                 return current, False
@@ -168,8 +168,11 @@ class InboxRuleStore(Repository):
 
     # -- helpers -----------------------------------------------------------------------------
 
-    def _row(self, conn: Connection, tenant_id: int, rule_id: int) -> Any:
-        row = conn.execute(sa.select(inbox_rules).where(_c.tenant_id == tenant_id, _c.id == rule_id)).one_or_none()
+    def _row(self, conn: Connection, tenant_id: int, rule_id: int, *, for_update: bool = False) -> Any:
+        statement = sa.select(inbox_rules).where(_c.tenant_id == tenant_id, _c.id == rule_id)
+        if for_update:  # PostgreSQL: a concurrent update of the rule waits, so none is lost
+            statement = statement.with_for_update()
+        row = conn.execute(statement).one_or_none()
         if row is None:
             raise NotFound(f"No inbox rule with id {rule_id} in tenant {tenant_id}.")
         return row
