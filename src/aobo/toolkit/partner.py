@@ -17,6 +17,7 @@ import httpx
 
 from aobo.toolkit.credential import Credential
 from aobo.toolkit.errors import AuthError, ConnectError, ToolkitError, TransientError
+from aobo.toolkit.transport import ssl_context
 
 
 class NotPartnerError(AuthError):
@@ -62,15 +63,8 @@ def customers_url(uri: str) -> str:
 
 
 def tls_verify(ca_file: str | Path | None = None, insecure: bool = False) -> ssl.SSLContext | bool:
-    """httpx's ``verify``: system trust by default, a CA file, or nothing at all (explicitly insecure)."""
-    if insecure:
-        return False
-    if ca_file is None:
-        return True
-    try:
-        return ssl.create_default_context(cafile=str(Path(ca_file).expanduser()))
-    except (OSError, ssl.SSLError) as exc:
-        raise ConnectError(f"cannot use CA file {ca_file}: {exc}") from None
+    """httpx's ``verify``: the same TLS settings the sessions use (system trust, a CA file, or none)."""
+    return ssl_context(str(Path(ca_file).expanduser()) if ca_file is not None else None, insecure)
 
 
 def list_customers(
@@ -80,7 +74,7 @@ def list_customers(
     url = customers_url(uri)
     verify = tls_verify(ca_file, insecure)
     try:
-        with httpx.Client(verify=verify, timeout=TIMEOUT) as client:
+        with httpx.Client(verify=verify, timeout=TIMEOUT, trust_env=False) as client:
             response = client.get(url, auth=(credential.username, credential.password()))
     except httpx.HTTPError as exc:
         raise _connect_error(url, exc) from None
@@ -94,7 +88,7 @@ async def alist_customers(
     url = customers_url(uri)
     verify = tls_verify(ca_file, insecure)
     try:
-        async with httpx.AsyncClient(verify=verify, timeout=TIMEOUT) as client:
+        async with httpx.AsyncClient(verify=verify, timeout=TIMEOUT, trust_env=False) as client:
             response = await client.get(url, auth=(credential.username, credential.password()))
     except httpx.HTTPError as exc:
         raise _connect_error(url, exc) from None
