@@ -314,3 +314,15 @@ def test_an_endpoint_with_credentials_in_it_is_refused() -> None:
 
     with pytest.raises(ConnectError, match="must not carry a user name or password"):
         endpoint_url("https://admin:secret@host:8443/powershell-liveid", "contoso.onmicrosoft.com")
+
+
+def test_run_sync_works_from_inside_a_running_event_loop() -> None:
+    import asyncio
+
+    from aobo.toolkit.session import run_sync
+
+    async def notebook_cell() -> int:
+        return run_sync(asyncio.sleep(0, result=7))  # asyncio.run would refuse here
+
+    assert run_sync(asyncio.sleep(0, result=3)) == 3
+    assert asyncio.run(notebook_cell()) == 7

@@ -859,4 +859,6 @@ async def run_command_async(
 def run_command(*args: Any, **kwargs: Any) -> RunSummary:
     """:func:`run_command_async` for the CLI. Ctrl-C closes the sessions, keeps the journal for
     ``--resume`` and raises KeyboardInterrupt."""
-    return asyncio.run(run_command_async(*args, **kwargs))
+    from aobo.toolkit.session import run_sync
+
+    return run_sync(run_command_async(*args, **kwargs))

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import collections
+import concurrent.futures
 import contextlib
 import logging
 import os
@@ -258,6 +259,17 @@ def _build_powershell(specs: list[_Spec]) -> Callable[[psrpcore.ClientRunspacePo
         return ps
 
     return build
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` to its end from synchronous code, also from code already inside an event loop
+    (a notebook), where ``asyncio.run`` would refuse."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def endpoint_url(uri: str, org: str | None) -> str:

@@ -12,18 +12,16 @@ followed by Pulls while the server keeps an enumeration context.
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import logging
 import re
-from collections.abc import Coroutine, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from aobo.toolkit import wsman
 from aobo.toolkit.errors import ConnectError, WSManFault
-from aobo.toolkit.session import endpoint_url
+from aobo.toolkit.session import endpoint_url, run_sync
 from aobo.toolkit.transport import CredentialLike, Transport
 
 __all__ = ["SHELL_RESOURCE", "ShellInfo", "aclose_sessions", "alist_sessions", "close_sessions", "list_sessions"]
@@ -196,21 +194,11 @@ async def aclose_sessions(
 # ------------------------------------------------------------------------------------------------ sync
 
 
-def _run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run ``coro`` to its end, also from code that is already inside an event loop (a notebook)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
-
-
 def list_sessions(
     uri: str, credential: CredentialLike, *, ca_file: str | Path | None = None, insecure: bool = False
 ) -> list[ShellInfo]:
     """See :func:`alist_sessions`."""
-    return _run(alist_sessions(uri, credential, ca_file=ca_file, insecure=insecure))
+    return run_sync(alist_sessions(uri, credential, ca_file=ca_file, insecure=insecure))
 
 
 def close_sessions(
@@ -223,4 +211,4 @@ def close_sessions(
 ) -> int:
     """See :func:`aclose_sessions`."""
     ids = None if shell_ids is None else list(shell_ids)
-    return _run(aclose_sessions(uri, credential, ids, ca_file=ca_file, insecure=insecure))
+    return run_sync(aclose_sessions(uri, credential, ids, ca_file=ca_file, insecure=insecure))
