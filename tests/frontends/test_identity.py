@@ -18,7 +18,7 @@ import requests
 
 from aobo.domain.seed import seed_demo
 from aobo.domain.store import Store
-from aobo.frontends.identity import (
+from aobo.frontends.oauth import (
     AUDIENCE,
     InvalidToken,
     KeySet,
@@ -26,7 +26,7 @@ from aobo.frontends.identity import (
     rotate_keys,
     validate_access_token,
 )
-from aobo.frontends.identity.keys import keys_dir
+from aobo.frontends.oauth.keys import keys_dir
 from aobo.server import BackgroundServer
 from aobo.settings import Settings
 
@@ -244,7 +244,7 @@ def test_unsupported_grant_and_bad_refresh_tokens(
     other = http.post(url, data={**form, "client_id": str(uuid.uuid4()), "refresh_token": good}).json()
     assert other["error"] == "invalid_grant"
     # Expired (crafted with the server's own key).
-    from aobo.frontends.identity import issue_refresh_token
+    from aobo.frontends.oauth import issue_refresh_token
 
     old = issue_refresh_token(
         keys,

@@ -21,6 +21,7 @@ ORGANIZATION_MANAGEMENT: Final = "Organization Management"
 VIEW_ONLY_ORGANIZATION_MANAGEMENT: Final = "View-Only Organization Management"
 RECIPIENT_MANAGEMENT: Final = "Recipient Management"
 HELP_DESK: Final = "Help Desk"
+SECURITY_READER: Final = "Security Reader"
 
 # Cmdlet areas (``CmdletDefinition.area``): what a role group is granted by.
 BUILTIN: Final = "builtin"
@@ -69,6 +70,8 @@ ROLE_GROUPS: Final[dict[str, Grant]] = {
     VIEW_ONLY_ORGANIZATION_MANAGEMENT: Grant(areas=ALL_AREAS, writes=False),
     RECIPIENT_MANAGEMENT: Grant(areas=frozenset({RECIPIENT, MESSAGE_TRACKING}), writes=True),
     HELP_DESK: Grant(areas=frozenset({RECIPIENT}), writes=False, extra_cmdlets=USER_OPTIONS),
+    # Reads what security reviews need (policies, transport rules, message trace, audit), no recipients.
+    SECURITY_READER: Grant(areas=frozenset({ORGANIZATION, MESSAGE_TRACKING, AUDIT}), writes=False),
 }
 
 #: Every role group the table knows: a tenant user's own groups are intersected with it.
@@ -86,6 +89,50 @@ DAP_GROUPS: Final[dict[str, str]] = {
 def roles_for_dap(partner_groups: Iterable[str]) -> frozenset[str]:
     """Role groups a partner agent holds in a customer tenant, from its partner-tenant groups."""
     return frozenset(DAP_GROUPS[g.lower()] for g in partner_groups if g.lower() in DAP_GROUPS)
+
+
+#: Microsoft Entra built-in roles by role template id (the same in every tenant): the roles a GDAP
+#: relationship grants a partner's security groups and an app registration may be assigned.
+GLOBAL_ADMINISTRATOR: Final = "62e90394-69f5-4237-9190-012177145e10"
+EXCHANGE_ADMINISTRATOR: Final = "29232cdf-9323-42fd-ade2-1d097af3e4de"
+EXCHANGE_RECIPIENT_ADMINISTRATOR: Final = "31392ffb-586c-42d1-9346-e59415a2cc4e"
+GLOBAL_READER: Final = "f2ef992c-3afb-46b9-b7cf-a126ee74c451"
+HELPDESK_ADMINISTRATOR: Final = "729827e3-9c14-49f7-bb1b-9608f156bbb8"
+SECURITY_READER_ROLE: Final = "5d6b6bb7-de71-4623-b4af-96380a352509"
+
+ENTRA_ROLES: Final[dict[str, str]] = {
+    GLOBAL_ADMINISTRATOR: "Global Administrator",
+    EXCHANGE_ADMINISTRATOR: "Exchange Administrator",
+    EXCHANGE_RECIPIENT_ADMINISTRATOR: "Exchange Recipient Administrator",
+    GLOBAL_READER: "Global Reader",
+    HELPDESK_ADMINISTRATOR: "Helpdesk Administrator",
+    SECURITY_READER_ROLE: "Security Reader",
+}
+
+#: Entra role → the Exchange role group it acts as, as Exchange Online maps directory roles.
+ENTRA_ROLE_GROUPS: Final[dict[str, str]] = {
+    GLOBAL_ADMINISTRATOR: ORGANIZATION_MANAGEMENT,
+    EXCHANGE_ADMINISTRATOR: ORGANIZATION_MANAGEMENT,
+    EXCHANGE_RECIPIENT_ADMINISTRATOR: RECIPIENT_MANAGEMENT,
+    GLOBAL_READER: VIEW_ONLY_ORGANIZATION_MANAGEMENT,
+    HELPDESK_ADMINISTRATOR: HELP_DESK,
+    SECURITY_READER_ROLE: SECURITY_READER,
+}
+
+_ENTRA_BY_NAME: Final = {name.lower(): template for template, name in ENTRA_ROLES.items()}
+
+
+def entra_role_id(name_or_id: str) -> str | None:
+    """The template id of an Entra role given by display name (any case) or id; ``None`` if unknown."""
+    text = name_or_id.strip().lower()
+    if text in ENTRA_ROLES:
+        return text
+    return _ENTRA_BY_NAME.get(text)
+
+
+def roles_for_entra(role_ids: Iterable[str]) -> frozenset[str]:
+    """Exchange role groups held through Entra roles (template ids)."""
+    return frozenset(ENTRA_ROLE_GROUPS[r] for r in (i.lower() for i in role_ids) if r in ENTRA_ROLE_GROUPS)
 
 
 def grants(roles: Iterable[str]) -> list[Grant]:

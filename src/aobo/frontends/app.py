@@ -17,7 +17,8 @@ from aobo.cmdlets.exchange.mailbox_object import MAILBOX_SHAPE
 from aobo.cmdlets.registry import Registry
 from aobo.domain.store import Store
 from aobo.frontends.credentials import CredentialVerifier
-from aobo.frontends.identity import IdentityEndpoint, KeySet, is_identity_path
+from aobo.frontends.identity import IdentityEndpoint, is_identity_path
+from aobo.frontends.oauth import KeySet
 from aobo.frontends.partner import CustomersEndpoint, is_customers_path
 from aobo.frontends.psrp import clixml
 from aobo.frontends.wsman.asgi import WSManEndpoint, is_endpoint

@@ -30,8 +30,8 @@ from aobo.domain.models import Tenant, User
 from aobo.domain.store import Store
 from aobo.errors import AccessDenied, AuthenticationFailed
 from aobo.frontends.credentials import BasicCredentials, CredentialVerifier
-from aobo.frontends.identity.keys import KeySet
-from aobo.frontends.identity.tokens import (
+from aobo.frontends.oauth.keys import KeySet
+from aobo.frontends.oauth.tokens import (
     ACCESS_LIFETIME,
     AUDIENCE,
     InvalidToken,

@@ -14,7 +14,7 @@ from typing import Any
 
 import jwt
 
-from aobo.frontends.identity.keys import KeySet
+from aobo.frontends.oauth.keys import KeySet
 
 AUDIENCE = "https://outlook.office365.com"
 ACCESS_LIFETIME = 3600
