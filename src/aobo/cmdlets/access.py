@@ -1,8 +1,10 @@
 """Who may open a session on which tenant, and with which Exchange role groups.
 
 One decision for every front end: the caller acts in its own tenant, or in a customer's tenant
-through an active partner relationship and an agent group. Every refusal for another tenant has
-the same text, so a caller cannot probe which tenants exist.
+through an active partner relationship: DAP (an agent group) and/or GDAP (the Entra roles its
+security groups were assigned in active relationships). The roles of both kinds add up. Every
+refusal for a tenant the caller has no relationship with has the same text, so a caller cannot
+probe which tenants exist.
 """
 
 from __future__ import annotations
@@ -10,7 +12,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from aobo.cmdlets.roles import EXCHANGE_ROLE_GROUPS, roles_for_dap
+from aobo.cmdlets.roles import (
+    ENTRA_ROLES,
+    EXCHANGE_ROLE_GROUPS,
+    entra_for_dap,
+    entra_for_role_groups,
+    roles_for_dap,
+    roles_for_entra,
+)
 from aobo.domain.models import Tenant, User
 from aobo.domain.store import Store
 from aobo.errors import AccessDenied
@@ -20,12 +29,19 @@ class RemotePowerShellDisabled(AccessDenied):
     """The account has RemotePowerShellEnabled set to false."""
 
 
+class NoManagementRoles(AccessDenied):
+    """The account reaches the tenant but holds no Exchange role there (Exchange's own AuthZ text)."""
+
+
 @dataclass(frozen=True, slots=True)
 class SessionScope:
     caller: User
     caller_tenant: Tenant
     tenant: Tenant
+    #: Exchange role groups: what the role table lets the session run.
     roles: frozenset[str]
+    #: Entra role template ids held in ``tenant`` (a token's ``wids``).
+    entra_roles: frozenset[str] = frozenset()
 
 
 def _denied(user: User, org: str) -> AccessDenied:
@@ -59,22 +75,32 @@ def open_scope(store: Store, user: User, delegated_org: str | None, *, remote_po
         raise _denied(user, org)
     if tenant.id == caller_tenant.id:
         return _own_scope(user, caller_tenant)
-    if store.relationship(caller_tenant.id, tenant.id) is None:
+    dap = store.relationship(caller_tenant.id, tenant.id) is not None
+    gdap = store.gdap.roles_in(caller_tenant.id, tenant.id, user.role_groups)
+    if not dap and gdap is None:
         raise _denied(user, org)
-    roles = roles_for_dap(user.role_groups)
+    entra = (entra_for_dap(user.role_groups) if dap else frozenset()) | (gdap or frozenset())
+    entra &= frozenset(ENTRA_ROLES)
+    roles = (roles_for_dap(user.role_groups) if dap else frozenset()) | roles_for_entra(gdap or ())
     if not roles:
-        raise _denied(user, org)
-    return SessionScope(user, caller_tenant, tenant, roles)
+        if gdap is None:
+            raise _denied(user, org)
+        # A GDAP relationship exists, but none of the user's groups holds a role through it.
+        raise NoManagementRoles(_no_roles_text(caller_tenant, user))
+    return SessionScope(user, caller_tenant, tenant, roles, entra)
+
+
+def _no_roles_text(tenant: Tenant, user: User) -> str:
+    return authz_failure(
+        f'The user "{tenant.initial_domain}\\{user.user_principal_name}" isn\'t assigned to any management roles.'
+    )
 
 
 def _own_scope(user: User, tenant: Tenant) -> SessionScope:
     # Partner agents administer their own tenant too: the agent groups map as they do for customers.
-    roles = (frozenset(user.role_groups) & EXCHANGE_ROLE_GROUPS) | roles_for_dap(user.role_groups)
+    own = frozenset(user.role_groups) & EXCHANGE_ROLE_GROUPS
+    roles = own | roles_for_dap(user.role_groups)
     if not roles:
-        raise AccessDenied(
-            authz_failure(
-                f'The user "{tenant.initial_domain}\\{user.user_principal_name}" isn\'t assigned to any '
-                "management roles."
-            )
-        )
-    return SessionScope(user, tenant, tenant, roles)
+        raise NoManagementRoles(_no_roles_text(tenant, user))
+    entra = entra_for_role_groups(own) | entra_for_dap(user.role_groups)
+    return SessionScope(user, tenant, tenant, roles, entra)

@@ -130,6 +130,32 @@ def entra_role_id(name_or_id: str) -> str | None:
     return _ENTRA_BY_NAME.get(text)
 
 
+#: DAP partner groups → the Entra role they act as in a customer (what a token's ``wids`` says).
+DAP_ENTRA_ROLES: Final[dict[str, str]] = {
+    "adminagents": GLOBAL_ADMINISTRATOR,
+    "helpdeskagents": HELPDESK_ADMINISTRATOR,
+}
+
+#: An own-tenant user's Exchange role group → the least Entra role that carries it.
+_ENTRA_FOR_ROLE_GROUP: Final[dict[str, str]] = {
+    ORGANIZATION_MANAGEMENT: EXCHANGE_ADMINISTRATOR,
+    VIEW_ONLY_ORGANIZATION_MANAGEMENT: GLOBAL_READER,
+    RECIPIENT_MANAGEMENT: EXCHANGE_RECIPIENT_ADMINISTRATOR,
+    HELP_DESK: HELPDESK_ADMINISTRATOR,
+    SECURITY_READER: SECURITY_READER_ROLE,
+}
+
+
+def entra_for_dap(partner_groups: Iterable[str]) -> frozenset[str]:
+    """Entra role template ids a DAP agent holds in a customer tenant, from its partner-tenant groups."""
+    return frozenset(DAP_ENTRA_ROLES[g.lower()] for g in partner_groups if g.lower() in DAP_ENTRA_ROLES)
+
+
+def entra_for_role_groups(role_groups: Iterable[str]) -> frozenset[str]:
+    """Entra role template ids matching a tenant user's own Exchange role groups."""
+    return frozenset(_ENTRA_FOR_ROLE_GROUP[g] for g in role_groups if g in _ENTRA_FOR_ROLE_GROUP)
+
+
 def roles_for_entra(role_ids: Iterable[str]) -> frozenset[str]:
     """Exchange role groups held through Entra roles (template ids)."""
     return frozenset(ENTRA_ROLE_GROUPS[r] for r in (i.lower() for i in role_ids) if r in ENTRA_ROLE_GROUPS)

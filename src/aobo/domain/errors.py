@@ -2,6 +2,7 @@
 
 StoreError (aobo.errors)
 ├── NotFound (aobo.errors)
+├── InvalidChange               a value or a state change the object's rules refuse (GDAP duration, status)
 └── AlreadyExists               a unique key (UPN, tenant name, accepted domain) is taken
     └── ProxyAddressConflict    a proxy address is already used by another recipient in the tenant
 """
@@ -10,7 +11,11 @@ from __future__ import annotations
 
 from aobo.errors import NotFound, StoreError
 
-__all__ = ["AlreadyExists", "NotFound", "ProxyAddressConflict", "StoreError"]
+__all__ = ["AlreadyExists", "InvalidChange", "NotFound", "ProxyAddressConflict", "StoreError"]
+
+
+class InvalidChange(StoreError):
+    """A value out of range, or a change the object's current state does not allow."""
 
 
 class AlreadyExists(StoreError):

@@ -14,7 +14,9 @@ __all__ = [
     "MAILBOX_TYPES",
     "PARTNER_ROLE_GROUPS",
     "RECIPIENT_KINDS",
+    "AccessAssignment",
     "AuditEntry",
+    "GdapRelationship",
     "NewMailbox",
     "NewRecipient",
     "Relationship",
@@ -102,6 +104,59 @@ class Relationship:
     @property
     def active(self) -> bool:
         return self.state == "active"
+
+
+#: A GDAP relationship's status as stored; ``expired`` is never stored but read from the clock.
+GdapStatus = Literal["created", "approvalPending", "active", "expired", "terminated"]
+
+
+@dataclass(frozen=True, slots=True)
+class GdapRelationship:
+    """A granular delegated admin relationship, shaped like Graph's delegatedAdminRelationship.
+
+    ``status`` and ``end`` are the *effective* ones at the time the store read the row: an active
+    relationship past its end is ``expired`` (or extended, with auto-extension) without any job
+    having run.
+    """
+
+    id: int
+    guid: uuid.UUID
+    display_name: str
+    partner_tenant_id: int
+    customer_tenant_id: int
+    #: Entra role template ids, sorted.
+    roles: tuple[str, ...]
+    duration_days: int
+    auto_extend_days: int
+    status: GdapStatus
+    created: datetime
+    last_modified: datetime
+    activated: datetime | None = None
+    #: When an active relationship ends (after any auto-extension), or a closed one ended.
+    end: datetime | None = None
+    #: When an approvalPending request lapses if the customer does nothing (90 days).
+    request_expires: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+
+@dataclass(frozen=True, slots=True)
+class AccessAssignment:
+    """Roles of a GDAP relationship given to one security group of the partner tenant."""
+
+    id: int
+    guid: uuid.UUID
+    relationship_id: int
+    #: The partner security group: a user is a member when the name is among its role groups.
+    group: str
+    #: Graph's accessContainerId: a stable GUID of the partner tenant and the group name.
+    group_id: uuid.UUID
+    roles: tuple[str, ...]
+    status: Literal["active", "deleted"]
+    created: datetime
+    last_modified: datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,8 @@ __all__ = [
     "audit_log",
     "config_objects",
     "folder_permissions",
+    "gdap_access_assignments",
+    "gdap_relationships",
     "group_members",
     "inbox_rules",
     "mailbox_statistics",
@@ -375,4 +377,55 @@ message_trace = Table(
     Index("ix_message_trace_tenant_id_recipient_address_received", "tenant_id", "recipient_address", "received"),
     Index("ix_message_trace_tenant_id_sender_address_received", "tenant_id", "sender_address", "received"),
     Index("ix_message_trace_message_trace_id", "message_trace_id"),
+)
+
+# --- granular delegated admin (GDAP) -------------------------------------------------------------
+
+# Graph's delegatedAdminRelationship. The stored status is the last one a person set; expiry is
+# read from the clock (end_at, auto_extend_days) so it takes effect without a background job.
+gdap_relationships = Table(
+    "gdap_relationships",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("guid", String(GUID_LEN), nullable=False, unique=True),
+    Column("partner_tenant_id", Integer, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("customer_tenant_id", Integer, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("display_name", String(50), nullable=False),
+    Column("display_name_lower", String(50), nullable=False),
+    # Entra role template ids, comma-separated, sorted.
+    Column("roles", Text, nullable=False),
+    Column("duration_days", Integer, nullable=False),
+    Column("auto_extend_days", Integer, nullable=False, server_default="0"),
+    Column("status", String(16), nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    Column("last_modified", UTCDateTime, nullable=False),
+    Column("request_expires", UTCDateTime, nullable=True),
+    Column("activated", UTCDateTime, nullable=True),
+    # The end before any auto-extension (activated + duration), or when it was terminated.
+    Column("end_at", UTCDateTime, nullable=True),
+    UniqueConstraint("partner_tenant_id", "display_name_lower", name="uq_gdap_relationships_name"),
+    CheckConstraint("status IN ('created', 'approvalPending', 'active', 'terminated')", name="status"),
+    Index("ix_gdap_relationships_partner_customer", "partner_tenant_id", "customer_tenant_id"),
+)
+
+gdap_access_assignments = Table(
+    "gdap_access_assignments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("guid", String(GUID_LEN), nullable=False, unique=True),
+    Column(
+        "relationship_id",
+        Integer,
+        ForeignKey("gdap_relationships.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    # The partner security group's name (a role group of the partner tenant's users).
+    Column("group_name", String(128), nullable=False),
+    Column("group_name_lower", String(128), nullable=False),
+    Column("roles", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    Column("last_modified", UTCDateTime, nullable=False),
+    CheckConstraint("status IN ('active', 'deleted')", name="status"),
 )

@@ -31,6 +31,7 @@ from sqlalchemy.pool import StaticPool
 from aobo.domain import passwords
 from aobo.domain.configuration import ConfigStore
 from aobo.domain.errors import AlreadyExists, NotFound, ProxyAddressConflict, StoreError
+from aobo.domain.gdap import GdapStore
 from aobo.domain.groups import GroupStore
 from aobo.domain.inbox_rules import InboxRuleStore
 from aobo.domain.message_trace import MessageTraceStore
@@ -230,6 +231,10 @@ class Store:
     @functools.cached_property
     def message_trace(self) -> MessageTraceStore:
         return MessageTraceStore(self)
+
+    @functools.cached_property
+    def gdap(self) -> GdapStore:
+        return GdapStore(self)
 
     @contextmanager
     def transaction(self) -> Iterator[Store]:

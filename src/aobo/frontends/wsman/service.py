@@ -18,7 +18,7 @@ from typing import Any
 
 from psrpcore.types import PSVersion
 
-from aobo.cmdlets.access import SessionScope, open_scope
+from aobo.cmdlets.access import NoManagementRoles, SessionScope, open_scope
 from aobo.cmdlets.audit import audit_entries
 from aobo.cmdlets.context import CmdletContext, Host
 from aobo.cmdlets.metadata import command_metadata
@@ -325,20 +325,24 @@ class WSManService:
         return responses.command_response(request, command_id)
 
     def _recheck_scope(self, shell: Shell) -> None:
-        """A removed relationship, a disabled account or a lock-out takes effect on the next command
-        of an open session, not at the next session (two indexed reads)."""
+        """A removed DAP relationship, an expired or terminated GDAP one, a deleted access
+        assignment, a disabled account or a lock-out takes effect on the next command of an open
+        session, not at the next session."""
         scope = shell.scope
         user = self.store.find_user(scope.caller.user_principal_name)
         if user is None or user.locked_out or not user.remote_powershell_enabled:
             raise faults.access_denied()
-        if (
-            scope.tenant.id != scope.caller_tenant.id
-            and self.store.relationship(scope.caller_tenant.id, scope.tenant.id) is None
-        ):
+        if scope.tenant.id == scope.caller_tenant.id:
+            return
+        try:
+            open_scope(self.store, user, str(scope.tenant.guid))
+        except AccessDenied as exc:
+            if isinstance(exc, NoManagementRoles):
+                raise faults.access_denied(str(exc)) from None
             raise faults.access_denied(
                 f'Access is denied. The relationship that let "{user.user_principal_name}" act on behalf of '
                 f"'{scope.tenant.initial_domain}' is no longer active."
-            )
+            ) from None
 
     def send(self, request: WSManRequest, shell: Shell) -> bytes:
         send = request.first(ns.SHELL, "Send")
