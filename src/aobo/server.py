@@ -223,7 +223,10 @@ def demo_accounts_table(world: DemoWorld) -> Table:
     """The demo accounts a newcomer can sign in with, and the shared password."""
     customers = ", ".join(tenant.initial_domain for tenant in world.customers)
     others = ", ".join(tenant.initial_domain for tenant in world.others)
-    caption = f"{world.partner.initial_domain} is DAP partner of {customers}; not of {others}."
+    gdap = ", ".join(tenant.initial_domain for tenant in world.gdap_customers)
+    caption = f"{world.partner.initial_domain} is DAP partner of {customers}"
+    caption += f", GDAP partner of {gdap}" if gdap else ""
+    caption += f"; not of {others}."
     if not world.created:
         caption += " The demo world already existed: its password is the one it was created with."
     table = Table(title=f"Demo accounts, password {world.password}", caption=caption, box=box.SIMPLE_HEAD)

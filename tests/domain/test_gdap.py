@@ -12,6 +12,7 @@ from aobo.cmdlets import roles as role_table
 from aobo.domain import gdap
 from aobo.domain.errors import AlreadyExists, InvalidChange, NotFound
 from aobo.domain.models import Tenant
+from aobo.domain.seed import GDAP_GROUPS
 from aobo.domain.store import Store
 
 EXCHANGE_ADMIN = role_table.EXCHANGE_ADMINISTRATOR
@@ -55,8 +56,13 @@ def active(store: Store, partner: Tenant, customer: Tenant, **kwargs: object) ->
     return str(store.gdap.approve(rel.guid).guid)
 
 
-def test_the_global_administrator_constant_matches_the_role_table() -> None:
+def test_the_domain_s_role_ids_match_the_role_table() -> None:
     assert gdap.GLOBAL_ADMINISTRATOR == role_table.GLOBAL_ADMINISTRATOR
+    assert {r for roles in GDAP_GROUPS.values() for r in roles} == {
+        role_table.EXCHANGE_ADMINISTRATOR,
+        role_table.EXCHANGE_RECIPIENT_ADMINISTRATOR,
+        role_table.GLOBAL_READER,
+    }
 
 
 def test_created_locked_approved_terminated(store: Store, tenants: tuple[Tenant, Tenant], clock: Clock) -> None:

@@ -11,6 +11,7 @@ from aobo.domain.schema import users
 from aobo.domain.seed import (
     DEFAULT_DEMO_PASSWORD,
     DEMO_PASSWORD_ENV,
+    GDAP_GROUPS,
     PARTNER_DOMAIN,
     DemoWorld,
     demo_password,
@@ -67,6 +68,21 @@ def test_demo_relationships(store: Store, world: DemoWorld) -> None:
     assert [t for t, _ in customers] == list(world.customers)
     assert all(rel.state == "active" and rel.kind == "DAP" for _, rel in customers)
     assert store.relationship(world.partner.id, world.others[0].id) is None
+    (litware,) = world.gdap_customers
+    assert litware.initial_domain == "litware.onmicrosoft.com"
+    assert store.count_mailboxes(litware.id) == 10
+    assert store.relationship(world.partner.id, litware.id) is None  # GDAP only
+    (rel,) = store.gdap.relationships(litware.id)
+    assert (rel.status, rel.partner_tenant_id, rel.duration_days, rel.auto_extend_days) == (
+        "active",
+        world.partner.id,
+        730,
+        180,
+    )
+    assert {a.group: set(a.roles) for a in store.gdap.assignments(rel.guid)} == {
+        group: set(roles) for group, roles in GDAP_GROUPS.items()
+    }
+    assert store.gdap.relationships(world.others[0].id) == []
 
 
 def test_demo_contoso_addresses_and_ambiguity(store: Store, world: DemoWorld) -> None:
@@ -87,12 +103,17 @@ def test_demo_accounts(store: Store, world: DemoWorld) -> None:
         f"admin@{PARTNER_DOMAIN}",
         f"helpdesk@{PARTNER_DOMAIN}",
         f"norps@{PARTNER_DOMAIN}",
+        f"gdapadmin@{PARTNER_DOMAIN}",
+        f"gdapreader@{PARTNER_DOMAIN}",
         "admin@contoso.onmicrosoft.com",
         "admin@fabrikam.onmicrosoft.com",
         "admin@tailspintoys.onmicrosoft.com",
         "admin@woodgrove.onmicrosoft.com",
+        "admin@litware.onmicrosoft.com",
     }
     expected_roles = {
+        f"gdapadmin@{PARTNER_DOMAIN}": {"Exchange Admins"},
+        f"gdapreader@{PARTNER_DOMAIN}": {"Exchange Readers"},
         f"admin@{PARTNER_DOMAIN}": {"AdminAgents"},
         f"helpdesk@{PARTNER_DOMAIN}": {"HelpdeskAgents"},
         f"norps@{PARTNER_DOMAIN}": {"AdminAgents"},

@@ -154,7 +154,7 @@ def seed(
             if demo:
                 started = time.perf_counter()
                 world = _seed_demo(store)
-                tenants_seeded = (world.partner, *world.customers, *world.others)
+                tenants_seeded = (world.partner, *world.customers, *world.gdap_customers, *world.others)
                 mailbox_count = sum(store.count_mailboxes(tenant.id) for tenant in tenants_seeded)
                 verb = "Seeded" if world.created else "Found"
                 console.print(

@@ -1,4 +1,5 @@
-"""Demo data: a partner, its DAP customers, a tenant that is not a customer, and generated load.
+"""Demo data: a partner, its DAP customers, a GDAP-only customer, a tenant that is not a customer,
+and generated load.
 
 Everything is reproducible: names come from seeded :class:`random.Random` instances and every GUID
 is a uuid5 of the object's name, so two fresh databases seeded the same way hold the same GUIDs
@@ -18,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from aobo.domain.errors import NotFound
+from aobo.domain.gdap import AUTO_EXTEND_DAYS, MAX_DURATION_DAYS
 from aobo.domain.models import NewMailbox, Tenant
 from aobo.domain.passwords import hash_password
 from aobo.domain.seed_content import seed_content
@@ -26,6 +28,8 @@ from aobo.domain.store import Store
 __all__ = [
     "DEFAULT_DEMO_PASSWORD",
     "DEMO_PASSWORD_ENV",
+    "GDAP_GROUPS",
+    "GDAP_RELATIONSHIP_NAME",
     "PARTNER_DOMAIN",
     "DemoAccount",
     "DemoWorld",
@@ -80,6 +84,8 @@ class DemoWorld:
     #: False when the demo world was already there: ``password`` is then what was asked for this
     #: time, not necessarily what the accounts were created with.
     created: bool
+    #: Customers reached through GDAP only (not in ``customers``, the DAP ones).
+    gdap_customers: tuple[Tenant, ...] = ()
 
 
 # -- the demo world as data --------------------------------------------------------------------
@@ -103,6 +109,18 @@ _CUSTOMERS: Final = (
 )
 # Not a customer of the partner: delegated access to it must be refused.
 _OTHERS: Final = (_TenantSpec("woodgrove", (), 5),)
+# Reached only through GDAP: no DAP relationship, and only partner users in the groups below.
+_GDAP_CUSTOMERS: Final = (_TenantSpec("litware", (), 10),)
+GDAP_RELATIONSHIP_NAME: Final = "Litware Exchange management"
+# Entra role template ids (aobo.cmdlets.roles; the domain does not import the engine).
+_EXCHANGE_ADMINISTRATOR: Final = "29232cdf-9323-42fd-ade2-1d097af3e4de"
+_EXCHANGE_RECIPIENT_ADMINISTRATOR: Final = "31392ffb-586c-42d1-9346-e59415a2cc4e"
+_GLOBAL_READER: Final = "f2ef992c-3afb-46b9-b7cf-a126ee74c451"
+#: Partner security group → the roles it is assigned in the GDAP relationship.
+GDAP_GROUPS: Final = {
+    "Exchange Admins": (_EXCHANGE_ADMINISTRATOR, _EXCHANGE_RECIPIENT_ADMINISTRATOR),
+    "Exchange Readers": (_GLOBAL_READER,),
+}
 
 
 def _accounts() -> tuple[DemoAccount, ...]:
@@ -111,10 +129,13 @@ def _accounts() -> tuple[DemoAccount, ...]:
         DemoAccount(f"helpdesk@{PARTNER_DOMAIN}", "Northwind IT Helpdesk", PARTNER_DOMAIN, ("HelpdeskAgents",)),
         # An admin agent with remote PowerShell switched off, to exercise that refusal.
         DemoAccount(f"norps@{PARTNER_DOMAIN}", "Northwind IT No RPS", PARTNER_DOMAIN, ("AdminAgents",), False),
+        # GDAP only: in a security group, in neither DAP agent group.
+        DemoAccount(f"gdapadmin@{PARTNER_DOMAIN}", "Northwind IT GDAP Admin", PARTNER_DOMAIN, ("Exchange Admins",)),
+        DemoAccount(f"gdapreader@{PARTNER_DOMAIN}", "Northwind IT GDAP Reader", PARTNER_DOMAIN, ("Exchange Readers",)),
     ]
     admins = [
         DemoAccount(f"admin@{t.domain}", f"{t.name.capitalize()} Admin", t.domain, (ORG_MANAGEMENT,))
-        for t in (*_CUSTOMERS, *_OTHERS)
+        for t in (*_CUSTOMERS, *_OTHERS, *_GDAP_CUSTOMERS)
     ]
     return (*partner, *admins)
 
@@ -466,7 +487,7 @@ def seed_demo(store: Store, password: str | None = None) -> DemoWorld:
 
     password_hash = hash_password(password)  # once: ~50 ms each, and every demo account shares it
     by_domain: dict[str, Tenant] = {}
-    for spec in (*_CUSTOMERS, *_OTHERS):
+    for spec in (*_CUSTOMERS, *_OTHERS, *_GDAP_CUSTOMERS):
         tenant = _ensure_tenant(store, spec.name, spec.extra_domains)
         by_domain[tenant.initial_domain] = tenant
         if store.count_mailboxes(tenant.id) == 0:
@@ -480,6 +501,8 @@ def seed_demo(store: Store, password: str | None = None) -> DemoWorld:
     by_domain[partner.initial_domain] = partner
     for spec in _CUSTOMERS:
         store.create_relationship(partner.id, by_domain[spec.domain].id)
+    for spec in _GDAP_CUSTOMERS:
+        _ensure_gdap(store, partner, by_domain[spec.domain])
     # The partner's first admin goes last: its presence is what marks the world as complete.
     for account in (*accounts[1:], accounts[0]):
         _ensure_user(store, by_domain[account.tenant_domain], account, password_hash)
@@ -546,6 +569,28 @@ def _ensure_tenant(store: Store, name: str, extra_domains: tuple[str, ...]) -> T
     return store.create_tenant(name, guid=stable_guid(domain, "tenant"), accepted_domains=extra_domains)
 
 
+def _ensure_gdap(store: Store, partner: Tenant, customer: Tenant) -> None:
+    """An approved relationship (two years, auto-extended) with the demo groups assigned."""
+    guid = stable_guid(partner.initial_domain, customer.initial_domain, "gdap")
+    if store.gdap.get(guid) is not None:
+        return
+    roles = {role for group_roles in GDAP_GROUPS.values() for role in group_roles}
+    with store.transaction() as tx:
+        tx.gdap.create(
+            partner.id,
+            customer.id,
+            GDAP_RELATIONSHIP_NAME,
+            roles,
+            duration_days=MAX_DURATION_DAYS,
+            auto_extend_days=AUTO_EXTEND_DAYS,
+            guid=guid,
+        )
+        tx.gdap.lock_for_approval(guid)
+        tx.gdap.approve(guid)
+        for group, group_roles in GDAP_GROUPS.items():
+            tx.gdap.assign(guid, group, group_roles)
+
+
 def _ensure_user(store: Store, tenant: Tenant, account: DemoAccount, password_hash: str) -> None:
     if store.find_user(account.user_principal_name) is not None:
         return
@@ -574,4 +619,5 @@ def _world(store: Store, accounts: tuple[DemoAccount, ...], password: str, *, cr
         accounts=accounts,
         password=password,
         created=created,
+        gdap_customers=tuple(tenant(s.domain) for s in _GDAP_CUSTOMERS),
     )
