@@ -497,6 +497,17 @@ class GdapStore(Repository):
             conn.execute(role_group_members.insert(), {"user_id": user_id, "role_group": group})
         return True
 
+    def security_groups(self, tenant_id: int) -> list[str]:
+        """The groups the tenant's users are in (AdminAgents and the like included), sorted."""
+        with self.reading() as conn:
+            names = conn.execute(
+                sa.select(role_group_members.c.role_group)
+                .join(users, users.c.id == role_group_members.c.user_id)
+                .where(users.c.tenant_id == tenant_id)
+                .distinct()
+            ).scalars()
+            return sorted(set(names), key=str.lower)
+
     def remove_from_group(self, user_id: int, group: str) -> bool:
         with self.writing() as conn:
             removed = conn.execute(

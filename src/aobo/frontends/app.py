@@ -19,7 +19,12 @@ from aobo.domain.store import Store
 from aobo.frontends.credentials import CredentialVerifier
 from aobo.frontends.identity import IdentityEndpoint, is_identity_path
 from aobo.frontends.oauth import KeySet
-from aobo.frontends.partner import CustomersEndpoint, is_customers_path
+from aobo.frontends.partner import (
+    CustomersEndpoint,
+    DelegatedAdminRelationshipsEndpoint,
+    is_customers_path,
+    is_relationships_path,
+)
 from aobo.frontends.psrp import clixml
 from aobo.frontends.wsman.asgi import WSManEndpoint, is_endpoint
 from aobo.frontends.wsman.service import WSManService
@@ -33,6 +38,7 @@ def create_app(store: Store, settings: Settings, registry: Registry | None = Non
     verifier = CredentialVerifier(store, lockout_threshold=settings.lockout_threshold)
     endpoint = WSManEndpoint(service, verifier)
     customers = CustomersEndpoint(store, verifier)
+    relationships = DelegatedAdminRelationshipsEndpoint(store, verifier)
     identity = IdentityEndpoint(store, verifier, KeySet.for_settings(settings))
 
     async def route(request: Request) -> Response:
@@ -41,6 +47,8 @@ def create_app(store: Store, settings: Settings, registry: Registry | None = Non
             return await endpoint(request)
         if is_customers_path(request.url.path):
             return await customers(request)
+        if is_relationships_path(request.url.path):
+            return await relationships(request)
         if is_identity_path(request.url.path):
             return await identity(request)
         return PlainTextResponse("Not Found", status_code=404)
@@ -58,7 +66,7 @@ def create_app(store: Store, settings: Settings, registry: Registry | None = Non
             service.shutdown()
 
     app = Starlette(
-        routes=[Route("/{path:path}", route, methods=["GET", "POST", "PUT", "DELETE", "HEAD"])],
+        routes=[Route("/{path:path}", route, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"])],
         lifespan=lifespan,
     )
     app.state.wsman = service

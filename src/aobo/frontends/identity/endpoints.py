@@ -247,13 +247,17 @@ class IdentityEndpoint:
             headers={"Cache-Control": "max-age=86400"},
         )
 
-    def _target_tenant(self, user: User, url_tenant: Tenant | None) -> Tenant:
-        """The tenant the token is for: the URL's, if the user may act there; else the user's own."""
+    def _target_tenant(self, user: User, url_tenant: Tenant | None) -> tuple[Tenant, frozenset[str]]:
+        """The tenant the token is for (the URL's, if the user may act there; else the user's own)
+        and the Entra roles the user holds there (the token's ``wids``)."""
         own = self.store.get_tenant(user.tenant_id)
         if url_tenant is None or url_tenant.id == own.id:
-            return own
+            try:
+                return own, open_scope(self.store, user, None, remote_powershell=False).entra_roles
+            except AccessDenied:
+                return own, frozenset()  # a user without admin roles still signs in to its own tenant
         try:
-            open_scope(self.store, user, str(url_tenant.guid), remote_powershell=False)
+            scope = open_scope(self.store, user, str(url_tenant.guid), remote_powershell=False)
         except AccessDenied:
             raise EntraError(
                 400,
@@ -264,7 +268,7 @@ class IdentityEndpoint:
                 "access the application in that tenant. The account needs to be added as an external user in "
                 "the tenant first.",
             ) from None
-        return url_tenant
+        return url_tenant, scope.entra_roles
 
     async def _token(self, request: Request, tenant_name: str, form: dict[str, str]) -> Response:
         grant = form.get("grant_type", "")
@@ -366,7 +370,7 @@ class IdentityEndpoint:
         oidc: set[str],
         client_id: str,
     ) -> Response:
-        tenant = self._target_tenant(user, url_tenant)
+        tenant, wids = self._target_tenant(user, url_tenant)
         home = self.store.get_tenant(user.tenant_id)
         base = self._base(request)
         issuer = issuer_for(base, tenant.guid)
@@ -381,6 +385,7 @@ class IdentityEndpoint:
             scopes=scp,
             client_id=client_id,
             now=now,
+            wids=sorted(wids),
         )
         granted = [f"{AUDIENCE}/{s}" for s in scp] + sorted(oidc)
         body: dict[str, Any] = {

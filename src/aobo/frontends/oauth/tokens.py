@@ -80,7 +80,10 @@ def issue_access_token(
     audience: str = AUDIENCE,
     now: int | None = None,
     lifetime: int = ACCESS_LIFETIME,
+    wids: Iterable[str] | None = None,
 ) -> str:
+    # wids: the Entra role template ids held in the token's tenant, as Entra puts them in tokens.
+    extra: dict[str, Any] = {} if wids is None else {"wids": list(wids)}
     return _signed(
         keys,
         aud=audience,
@@ -97,6 +100,7 @@ def issue_access_token(
         appid=client_id,
         ver="1.0",
         jti=uuid.uuid4().hex,
+        **extra,
     )
 
 
