@@ -84,6 +84,10 @@ def test_the_partner_admin_sees_exactly_its_three_customers(client: httpx.Client
             "initialDomainName": tenant.initial_domain,
             "relationship": "DAP",
             "state": "active",
+            # Added with GDAP: the kinds of relationship, the Entra roles held, and no end under DAP.
+            "relationshipKinds": ["DAP"],
+            "roles": ["Global Administrator"],
+            "endDateTime": None,
         }
         uuid.UUID(customer["tenantId"])
     contoso = value[0]
