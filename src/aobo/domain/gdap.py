@@ -240,14 +240,16 @@ class GdapStore(Repository):
             row = conn.execute(sa.select(gdap_relationships).where(_r.guid == key)).one_or_none()
         return None if row is None else _relationship(row, clock())
 
-    def relationships(self, tenant_id: int, *, status: str | None = None) -> list[GdapRelationship]:
-        """Relationships where the tenant is partner or customer, oldest first, with their effective status."""
+    def relationships(self, tenant_id: int | None, *, status: str | None = None) -> list[GdapRelationship]:
+        """Relationships where the tenant is partner or customer (every one for ``None``), oldest
+        first, with their effective status."""
+        where = (
+            sa.true()
+            if tenant_id is None
+            else sa.or_(_r.partner_tenant_id == tenant_id, _r.customer_tenant_id == tenant_id)
+        )
         with self.reading() as conn:
-            rows = conn.execute(
-                sa.select(gdap_relationships)
-                .where(sa.or_(_r.partner_tenant_id == tenant_id, _r.customer_tenant_id == tenant_id))
-                .order_by(_r.id)
-            ).all()
+            rows = conn.execute(sa.select(gdap_relationships).where(where).order_by(_r.id)).all()
         now = clock()
         found = [_relationship(row, now) for row in rows]
         return [r for r in found if status is None or r.status == status]
