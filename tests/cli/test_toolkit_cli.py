@@ -108,7 +108,18 @@ def test_tenants_json(server: BackgroundServer, env: Env) -> None:
     assert result.exit_code == 0, result.output
     customers = json.loads(result.stdout)
     assert [c["initialDomainName"] for c in customers] == list(CUSTOMERS)
-    assert set(customers[0]) == {"tenantId", "name", "defaultDomainName", "initialDomainName", "relationship", "state"}
+    assert set(customers[0]) == {
+        "tenantId",
+        "name",
+        "defaultDomainName",
+        "initialDomainName",
+        "relationship",
+        "state",
+        "relationshipKinds",
+        "roles",
+        "endDateTime",
+    }
+    assert customers[0]["relationshipKinds"] == ["DAP"] and customers[0]["endDateTime"] is None
 
 
 def test_tenants_from_a_profile(server: BackgroundServer, env: Env, tmp_path: Path) -> None:

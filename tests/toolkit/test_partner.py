@@ -48,8 +48,31 @@ def test_list_customers_over_verified_tls(server: BackgroundServer, admin: Crede
     assert store is not None
     tenant = store.resolve_tenant("contoso.onmicrosoft.com")
     assert tenant is not None
-    assert contoso == Customer(str(tenant.guid), "contoso", "contoso.com", "contoso.onmicrosoft.com", "DAP", "active")
+    assert contoso == Customer(
+        str(tenant.guid),
+        "contoso",
+        "contoso.com",
+        "contoso.onmicrosoft.com",
+        "DAP",
+        "active",
+        ("DAP",),
+        ("Global Administrator",),
+        None,
+    )
+    assert contoso.access == "DAP"
     assert contoso.to_dict()["defaultDomainName"] == "contoso.com"
+
+
+def test_a_gdap_only_account_discovers_its_gdap_customer(server: BackgroundServer) -> None:
+    reader = Credential("gdapreader@northwindit.onmicrosoft.com", PASSWORD)
+    (litware,) = list_customers(server.url, reader, ca_file=server.ca_file)
+    assert (litware.domain, litware.relationship, litware.relationship_kinds) == (
+        "litware.onmicrosoft.com",
+        "GDAP",
+        ("GDAP",),
+    )
+    assert litware.roles == ("Global Reader",)
+    assert litware.end_date is not None and litware.access == f"GDAP until {litware.end_date[:10]}"
 
 
 def test_an_untrusted_certificate_is_refused_unless_insecure(server: BackgroundServer, admin: Credential) -> None:

@@ -259,8 +259,9 @@ def tenants(
         for column in ("Name", "Default domain", "Initial domain"):
             table.add_column(column, overflow="fold")
         table.add_column("State", no_wrap=True, min_width=6)
+        table.add_column("Access", overflow="fold")
         for c in customers:
-            table.add_row(c.tenant_id, escape(c.name), c.default_domain, c.initial_domain, c.state)
+            table.add_row(c.tenant_id, escape(c.name), c.default_domain, c.initial_domain, c.state, c.access)
         console.print(table)
         console.print(f"{len(customers)} customer{'s' if len(customers) != 1 else ''}", highlight=False)
 

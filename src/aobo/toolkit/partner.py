@@ -36,13 +36,25 @@ class Customer:
     initial_domain: str
     relationship: str
     state: str
+    #: "DAP" and/or "GDAP"; empty from a server that predates GDAP.
+    relationship_kinds: tuple[str, ...] = ()
+    #: Entra roles the account holds in the tenant, by display name.
+    roles: tuple[str, ...] = ()
+    #: When the GDAP access ends (ISO 8601), None for DAP alone.
+    end_date: str | None = None
+
+    @property
+    def access(self) -> str:
+        """One line for a table: "DAP", "GDAP until 2028-12-04", "DAP, GDAP until ..."."""
+        kinds = ", ".join(self.relationship_kinds or (self.relationship,))
+        return f"{kinds} until {self.end_date[:10]}" if self.end_date else kinds
 
     @property
     def domain(self) -> str:
         """What to pass as DelegatedOrg: the initial (.onmicrosoft.com) domain, which never changes."""
         return self.initial_domain
 
-    def to_dict(self) -> dict[str, str]:
+    def to_dict(self) -> dict[str, Any]:
         """The partner API's own JSON shape."""
         return {
             "tenantId": self.tenant_id,
@@ -51,6 +63,9 @@ class Customer:
             "initialDomainName": self.initial_domain,
             "relationship": self.relationship,
             "state": self.state,
+            "relationshipKinds": list(self.relationship_kinds),
+            "roles": list(self.roles),
+            "endDateTime": self.end_date,
         }
 
 
@@ -130,6 +145,9 @@ def _customer(item: dict[str, Any]) -> Customer:
         initial_domain=str(item["initialDomainName"]),
         relationship=str(item.get("relationship", "")),
         state=str(item.get("state", "")),
+        relationship_kinds=tuple(str(k) for k in item.get("relationshipKinds") or ()),
+        roles=tuple(str(r) for r in item.get("roles") or ()),
+        end_date=str(item["endDateTime"]) if item.get("endDateTime") else None,
     )
 
 
