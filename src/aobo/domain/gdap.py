@@ -441,18 +441,17 @@ class GdapStore(Repository):
     # -- what a partner user holds ----------------------------------------------------------------
 
     def grants(
-        self, partner_tenant_id: int, groups: Iterable[str]
+        self, partner_tenant_id: int, groups: Iterable[str], *, customer_tenant_id: int | None = None
     ) -> dict[int, tuple[frozenset[str], list[GdapRelationship]]]:
         """Per customer tenant id: the Entra roles a partner user in ``groups`` holds there through
         active relationships, and the relationships that give them. Customers with an active
         relationship but no role for these groups are included with an empty role set."""
         member_of = {g.lower() for g in groups}
         with self.reading() as conn:
-            rows = conn.execute(
-                sa.select(gdap_relationships)
-                .where(_r.partner_tenant_id == partner_tenant_id, _r.status == "active")
-                .order_by(_r.id)
-            ).all()
+            where = [_r.partner_tenant_id == partner_tenant_id, _r.status == "active"]
+            if customer_tenant_id is not None:
+                where.append(_r.customer_tenant_id == customer_tenant_id)
+            rows = conn.execute(sa.select(gdap_relationships).where(*where).order_by(_r.id)).all()
             now = clock()
             live = [rel for row in rows if (rel := _relationship(row, now)).active]
             assigned = (
@@ -478,7 +477,7 @@ class GdapStore(Repository):
     def roles_in(self, partner_tenant_id: int, customer_tenant_id: int, groups: Iterable[str]) -> frozenset[str] | None:
         """The Entra roles a partner user in ``groups`` holds in the customer through GDAP; ``None``
         when no active relationship joins the two tenants at all."""
-        found = self.grants(partner_tenant_id, groups).get(customer_tenant_id)
+        found = self.grants(partner_tenant_id, groups, customer_tenant_id=customer_tenant_id).get(customer_tenant_id)
         return None if found is None else found[0]
 
     # -- partner security groups ------------------------------------------------------------------
