@@ -29,6 +29,10 @@ class Settings:
     max_operation_timeout: float = 60.0
     #: Consecutive wrong passwords before an account is locked out.
     lockout_threshold: int = 10
+    #: Lifetime in seconds of the access tokens the identity endpoint issues (Entra: one hour).
+    access_token_lifetime: int = 3600
+    #: Seconds a device-code client waits between polls (Entra: 5); tests shorten it.
+    device_code_interval: int = 5
 
     @property
     def database_url(self) -> str:

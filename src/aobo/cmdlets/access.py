@@ -3,6 +3,10 @@
 One decision for every front end: the caller acts in its own tenant, or in a customer's tenant
 through an active partner relationship and an agent group. Every refusal for another tenant has
 the same text, so a caller cannot probe which tenants exist.
+
+Applications (app-only access, client credentials) get their scope from :func:`open_app_scope`:
+the Entra roles they hold in the tenant. Their caller is an :func:`app_principal`, a ``User`` that
+names the app and can never sign in with a password.
 """
 
 from __future__ import annotations
@@ -10,8 +14,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from aobo.cmdlets.roles import EXCHANGE_ROLE_GROUPS, roles_for_dap
-from aobo.domain.models import Tenant, User
+from aobo.cmdlets.roles import EXCHANGE_ROLE_GROUPS, roles_for_dap, roles_for_entra
+from aobo.domain.models import AppRegistration, Tenant, User
 from aobo.domain.store import Store
 from aobo.errors import AccessDenied
 
@@ -26,6 +30,8 @@ class SessionScope:
     caller_tenant: Tenant
     tenant: Tenant
     roles: frozenset[str]
+    #: The Entra role template ids the roles come from (app-only access); empty for DAP and own-tenant users.
+    entra_roles: frozenset[str] = frozenset()
 
 
 def _denied(user: User, org: str) -> AccessDenied:
@@ -78,3 +84,48 @@ def _own_scope(user: User, tenant: Tenant) -> SessionScope:
             )
         )
     return SessionScope(user, tenant, tenant, roles)
+
+
+def app_principal(app: AppRegistration) -> User:
+    """The ``User`` an application acts as: its id is negative (no account row has it, so it can
+    never authenticate with a password and never shares a session cap with an account), its GUID
+    is the app's object id and its user principal name the app id, which is how Exchange names an
+    application in audit records and errors; the display name is the app's."""
+    return User(
+        id=-app.id,
+        tenant_id=app.tenant_id,
+        guid=app.object_id,
+        user_principal_name=str(app.app_id),
+        display_name=app.display_name,
+        remote_powershell_enabled=True,
+        role_groups=frozenset(),
+        locked_out=False,
+    )
+
+
+def _app_role_unsupported(app: AppRegistration) -> AccessDenied:
+    return AccessDenied(
+        authz_failure(
+            f"The role assigned to application {app.app_id} isn't supported in this scenario. Please check online "
+            "documentation for assigning correct Directory Roles to Azure AD Application for EXO App-Only "
+            "Authentication."
+        )
+    )
+
+
+def open_app_scope(store: Store, app: AppRegistration, tenant_ref: str | None) -> SessionScope:
+    """The scope of an application in ``tenant_ref`` (its home tenant when empty): the tenant must be
+    its home or one it was consented into, and its Entra roles there must map to role groups."""
+    principal = app_principal(app)
+    home = store.get_tenant(app.tenant_id)
+    ref = (tenant_ref or "").strip()
+    tenant = home if not ref else store.resolve_tenant(ref)
+    if tenant is None:
+        raise _denied(principal, ref)
+    assigned = store.apps.roles_in(app, tenant.id)
+    if assigned is None:
+        raise _denied(principal, ref)
+    roles = roles_for_entra(assigned)
+    if not roles:
+        raise _app_role_unsupported(app)
+    return SessionScope(principal, home, tenant, roles, entra_roles=assigned)

@@ -33,7 +33,7 @@ def create_app(store: Store, settings: Settings, registry: Registry | None = Non
     verifier = CredentialVerifier(store, lockout_threshold=settings.lockout_threshold)
     endpoint = WSManEndpoint(service, verifier)
     customers = CustomersEndpoint(store, verifier)
-    identity = IdentityEndpoint(store, verifier, KeySet.for_settings(settings))
+    identity = IdentityEndpoint(store, verifier, KeySet.for_settings(settings), settings)
 
     async def route(request: Request) -> Response:
         # One catch-all route: the endpoint path is matched case-insensitively, as clients vary.
