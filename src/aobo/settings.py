@@ -33,6 +33,8 @@ class Settings:
     access_token_lifetime: int = 3600
     #: Seconds a device-code client waits between polls (Entra: 5); tests shorten it.
     device_code_interval: int = 5
+    #: Seconds a device code stays valid (Entra: 15 minutes).
+    device_code_lifetime: int = 900
 
     @property
     def database_url(self) -> str:

@@ -273,9 +273,9 @@ def _seed_demo(store: Store) -> DemoWorld:
 
 def _register_partner_commands() -> None:
     """Partner commands that live in their own modules."""
-    from aobo.cli import import_cmd, run, sessions_cmd, shell
+    from aobo.cli import apps_cmd, import_cmd, run, sessions_cmd, shell
 
-    for module in (run, sessions_cmd, import_cmd, shell):
+    for module in (run, sessions_cmd, import_cmd, shell, apps_cmd):
         module.register(app)
 
 

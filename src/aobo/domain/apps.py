@@ -117,10 +117,11 @@ class AppStore(Repository):
         }
         try:
             with self.writing() as conn:
-                self.store.get_tenant(tenant_id)
                 new_id = conn.execute(app_registrations.insert().values(**values)).inserted_primary_key[0]
         except IntegrityError:
-            raise AlreadyExists(f"An application with id {values['app_id']} already exists.") from None
+            raise AlreadyExists(
+                f"An application with id {values['app_id']} already exists, or tenant {tenant_id} does not."
+            ) from None
         return _app_from(values, new_id)
 
     def get(self, app_id: str | uuid.UUID) -> AppRegistration | None:

@@ -120,7 +120,11 @@ class IdentityEndpoint:
         self.keys = keys
         self.lifetime = settings.access_token_lifetime if settings else ACCESS_LIFETIME
         self.apps = ClientCredentialsGrant(store, keys, lifetime=self.lifetime)
-        self.device_flows = DeviceFlows(interval=settings.device_code_interval if settings else 5)
+        self.device_flows = (
+            DeviceFlows(interval=settings.device_code_interval, lifetime=settings.device_code_lifetime)
+            if settings
+            else DeviceFlows()
+        )
         self.device_page = DevicePage(store, verifier, self.device_flows, self._target_tenant)
 
     async def __call__(self, request: Request) -> Response:
