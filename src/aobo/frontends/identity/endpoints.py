@@ -68,7 +68,6 @@ MULTI_TENANT = frozenset({"organizations", "common"})
 #: The resource scopes a token for Exchange Online carries; ``.default`` grants Exchange.Manage.
 OIDC_SCOPES = frozenset({"openid", "profile", "offline_access", "email"})
 MAX_FORM = 64 * 1024
-_NO_STORE = NO_STORE
 
 
 def is_identity_path(path: str) -> bool:
@@ -271,7 +270,7 @@ class IdentityEndpoint:
                 form,
                 request.headers.get("authorization"),
             )
-            return JSONResponse(body, headers=_NO_STORE)
+            return JSONResponse(body, headers=NO_STORE)
         if not client_id:
             raise missing_parameter("client_id")
         url_tenant = await run_in_threadpool(self._tenant, tenant_name)
@@ -412,7 +411,7 @@ class IdentityEndpoint:
                 client_id=client_id,
                 now=now,
             )
-        return JSONResponse(body, headers=_NO_STORE)
+        return JSONResponse(body, headers=NO_STORE)
 
     # -- device code (RFC 8628) ------------------------------------------------------------------
 
@@ -440,7 +439,7 @@ class IdentityEndpoint:
                 "message": f"To sign in, use a web browser to open the page {uri} and enter the code "
                 f"{grant.user_code} to authenticate.",
             },
-            headers=_NO_STORE,
+            headers=NO_STORE,
         )
 
     def _device_grant(self, request: Request, form: dict[str, str], client_id: str) -> Response:
