@@ -451,3 +451,15 @@ def test_the_token_lifetime_setting_is_honoured(tmp_path: Path) -> None:
             assert signed_in["expires_in"] <= 120
     finally:
         store.close()
+
+
+def test_oversized_bodies_are_refused_and_the_server_goes_on(
+    server: BackgroundServer, http: requests.Session, partner_app: RegisteredApp
+) -> None:
+    huge = {"grant_type": "client_credentials", "scope": SCOPES[0], "padding": "x" * 100_000}
+    response = http.post(token_url(server), data=huge)
+    assert response.status_code == 400 and response.json()["error_codes"] == [90014]
+    page = http.post(f"{server.base_url}/devicelogin", data={"otc": "x" * 20_000})
+    assert page.status_code == 413 and 'role="alert"' in page.text
+    creds = {"client_id": partner_app.client_id, "client_secret": partner_app.secret}
+    assert "access_token" in post_token(http, server, **creds)

@@ -15,7 +15,6 @@ import secrets
 import time
 from collections.abc import Callable
 from html import escape
-from urllib.parse import parse_qs
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -27,6 +26,7 @@ from aobo.errors import AuthenticationFailed
 from aobo.frontends.credentials import BasicCredentials, CredentialVerifier
 from aobo.frontends.identity.device_flow import DeviceFlows, DeviceGrant
 from aobo.frontends.identity.errors import EntraError
+from aobo.frontends.identity.forms import FormTooLarge, read_form
 
 PATH = "/devicelogin"
 MAX_FORM = 16 * 1024
@@ -150,10 +150,10 @@ class DevicePage:
             return self._sign_in_form(code=code)
         if request.method != "POST":
             return _page("Method not allowed", "<p>Use the form on this page.</p>", 405)
-        body = await request.body()
-        if len(body) > MAX_FORM:
+        try:
+            form = await read_form(request, MAX_FORM)
+        except FormTooLarge:
             return _page("Request too large", '<p role="alert">The form sent was too large.</p>', 413)
-        form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()}
         if form.get("step") == "consent":
             return await run_in_threadpool(self._consent, form)
         return await run_in_threadpool(self._sign_in, form)

@@ -19,7 +19,6 @@ import json
 import re
 import time
 from typing import Any
-from urllib.parse import parse_qs
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -41,6 +40,7 @@ from aobo.frontends.identity.errors import (
     missing_parameter,
     tenant_not_found,
 )
+from aobo.frontends.identity.forms import FormTooLarge, read_form
 from aobo.frontends.oauth.keys import KeySet
 from aobo.frontends.oauth.tokens import (
     ACCESS_LIFETIME,
@@ -149,10 +149,10 @@ class IdentityEndpoint:
                 raise EntraError(
                     400, "invalid_request", 900561, "The endpoint only accepts POST requests. Received a GET request."
                 )
-            body = await request.body()
-            if len(body) > MAX_FORM:
-                raise EntraError(400, "invalid_request", 90014, "The request body is too large.")
-            form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()}
+            try:
+                form = await read_form(request, MAX_FORM)
+            except FormTooLarge:
+                raise EntraError(400, "invalid_request", 90014, "The request body is too large.") from None
             if m.group(2).lower() == "devicecode":
                 return await run_in_threadpool(self._device_code, request, m.group(1), form)
             return await self._token(request, m.group(1), form)
