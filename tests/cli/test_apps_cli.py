@@ -143,3 +143,18 @@ def test_create_with_a_bad_certificate_or_tenant(tmp_path: Path) -> None:
     assert nowhere.exit_code == 1 and "No tenant 'nowhere.example'" in nowhere.output
     with Store.open(f"sqlite:///{tmp_path / 'aobo.db'}") as store:
         assert store.apps.list() == []  # nothing half-created
+
+
+def test_serve_banner_names_the_demo_app(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from aobo.domain.seed import DEMO_APP_ID, demo_app_secret
+    from aobo.server import _print_banner
+
+    with Store.open(f"sqlite:///{tmp_path / 'aobo.db'}") as store:
+        store.migrate()
+        world = seed_demo(store, PASSWORD)
+    console = Console(record=True, width=250)
+    _print_banner(console, Settings(data_dir=tmp_path), None, world)
+    text = console.export_text()
+    assert f"client id {DEMO_APP_ID}, secret {demo_app_secret(PASSWORD)}" in text
