@@ -208,6 +208,12 @@ def _print_banner(
         )
     if demo_world is not None:
         console.print(demo_accounts_table(demo_world))
+        # Printed like the demo password: demo data only, derived from it.
+        console.print(
+            f"  App-only (client credentials): client id {demo_world.app_id}, secret {demo_world.app_secret}, "
+            "Exchange Administrator in contoso.onmicrosoft.com",
+            highlight=False,
+        )
     console.print("Press Ctrl+C to stop.")
 
 

@@ -29,6 +29,12 @@ class Settings:
     max_operation_timeout: float = 60.0
     #: Consecutive wrong passwords before an account is locked out.
     lockout_threshold: int = 10
+    #: Lifetime in seconds of the access tokens the identity endpoint issues (Entra: one hour).
+    access_token_lifetime: int = 3600
+    #: Seconds a device-code client waits between polls (Entra: 5); tests shorten it.
+    device_code_interval: int = 5
+    #: Seconds a device code stays valid (Entra: 15 minutes).
+    device_code_lifetime: int = 900
 
     @property
     def database_url(self) -> str:

@@ -329,3 +329,46 @@ def test_existing_routes_still_served(server: BackgroundServer, http: requests.S
     response = http.get(f"{server.base_url}/partner/v1/customers", auth=(PARTNER_ADMIN, PASSWORD))
     assert response.status_code == 200
     assert http.get(f"{server.base_url}/no/such/path").status_code == 404
+
+
+def test_refresh_token_for_another_tenant_is_aadsts50020(server: BackgroundServer, http: requests.Session) -> None:
+    # Contoso's admin has nothing in Woodgrove: its refresh token does not open that tenant.
+    refresh = sign_in(app(server, http, "contoso.onmicrosoft.com"), CONTOSO_ADMIN)["refresh_token"]
+    body = http.post(
+        f"{server.base_url}/woodgrove.onmicrosoft.com/oauth2/v2.0/token",
+        data={"grant_type": "refresh_token", "client_id": CLIENT_ID, "scope": SCOPES[0], "refresh_token": refresh},
+    ).json()
+    assert body["error"] == "invalid_grant" and body["error_codes"] == [50020]
+
+
+def test_app_tokens_validate_and_are_told_apart(tmp_path: Path) -> None:
+    from aobo.frontends.oauth import MANAGE_AS_APP, issue_app_token, token_kind
+
+    keys = KeySet.for_settings(tmp_path)
+    tenant = str(uuid.uuid4())
+    app_token = issue_app_token(
+        keys,
+        issuer=f"https://host/{tenant}/v2.0",
+        tenant_guid=tenant,
+        app_object_id=uuid.uuid4(),
+        app_id=uuid.uuid4(),
+        app_name="Automation",
+        role_ids=["29232cdf-9323-42fd-ade2-1d097af3e4de"],
+    )
+    claims = validate_access_token(app_token, keys, tenant_guid=tenant)
+    assert token_kind(claims) == "app" and claims["roles"] == [MANAGE_AS_APP]
+    assert token_kind(validate_access_token(_token(keys, tenant), keys, tenant_guid=tenant)) == "user"
+    # An "app" token without application roles (crafted with the service's own key) is not accepted.
+    forged = jwt.encode(
+        {**claims, "roles": None},
+        keys.signing_key.private_key,
+        algorithm="RS256",
+        headers={"kid": keys.signing_key.kid},
+    )
+    with pytest.raises(InvalidToken) as info:
+        validate_access_token(forged, keys, tenant_guid=tenant)
+    assert info.value.reason == "type"
+    head, payload, sig = app_token.split(".")
+    with pytest.raises(InvalidToken) as info:
+        validate_access_token(f"{head}.{payload}.{sig[:-6]}AAAAAA", keys, tenant_guid=tenant)
+    assert info.value.reason == "signature"

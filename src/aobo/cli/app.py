@@ -274,9 +274,9 @@ def _seed_demo(store: Store) -> DemoWorld:
 
 def _register_partner_commands() -> None:
     """Partner commands that live in their own modules."""
-    from aobo.cli import gdap_cmd, import_cmd, run, sessions_cmd, shell
+    from aobo.cli import apps_cmd, gdap_cmd, import_cmd, run, sessions_cmd, shell
 
-    for module in (run, sessions_cmd, import_cmd, shell, gdap_cmd):
+    for module in (run, sessions_cmd, import_cmd, shell, gdap_cmd, apps_cmd):
         module.register(app)
 
 

@@ -5,6 +5,10 @@ through an active partner relationship: DAP (an agent group) and/or GDAP (the En
 security groups were assigned in active relationships). The roles of both kinds add up. Every
 refusal for a tenant the caller has no relationship with has the same text, so a caller cannot
 probe which tenants exist.
+
+Applications (app-only access, client credentials) get their scope from :func:`open_app_scope`:
+the Entra roles they hold in the tenant. Their caller is an :func:`app_principal`, a ``User`` that
+names the app and can never sign in with a password.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from aobo.cmdlets.roles import (
     roles_for_dap,
     roles_for_entra,
 )
-from aobo.domain.models import Tenant, User
+from aobo.domain.models import AppRegistration, Tenant, User
 from aobo.domain.store import Store
 from aobo.errors import AccessDenied
 
@@ -104,3 +108,48 @@ def _own_scope(user: User, tenant: Tenant) -> SessionScope:
         raise NoManagementRoles(_no_roles_text(tenant, user))
     entra = entra_for_role_groups(own) | entra_for_dap(user.role_groups)
     return SessionScope(user, tenant, tenant, roles, entra)
+
+
+def app_principal(app: AppRegistration) -> User:
+    """The ``User`` an application acts as: its id is negative (no account row has it, so it can
+    never authenticate with a password and never shares a session cap with an account), its GUID
+    is the app's object id and its user principal name the app id, which is how Exchange names an
+    application in audit records and errors; the display name is the app's."""
+    return User(
+        id=-app.id,
+        tenant_id=app.tenant_id,
+        guid=app.object_id,
+        user_principal_name=str(app.app_id),
+        display_name=app.display_name,
+        remote_powershell_enabled=True,
+        role_groups=frozenset(),
+        locked_out=False,
+    )
+
+
+def _app_role_unsupported(app: AppRegistration) -> AccessDenied:
+    return AccessDenied(
+        authz_failure(
+            f"The role assigned to application {app.app_id} isn't supported in this scenario. Please check online "
+            "documentation for assigning correct Directory Roles to Azure AD Application for EXO App-Only "
+            "Authentication."
+        )
+    )
+
+
+def open_app_scope(store: Store, app: AppRegistration, tenant_ref: str | None) -> SessionScope:
+    """The scope of an application in ``tenant_ref`` (its home tenant when empty): the tenant must be
+    its home or one it was consented into, and its Entra roles there must map to role groups."""
+    principal = app_principal(app)
+    home = store.get_tenant(app.tenant_id)
+    ref = (tenant_ref or "").strip()
+    tenant = home if not ref else store.resolve_tenant(ref)
+    if tenant is None:
+        raise _denied(principal, ref)
+    assigned = store.apps.roles_in(app, tenant.id)
+    if assigned is None:
+        raise _denied(principal, ref)
+    roles = roles_for_entra(assigned)
+    if not roles:
+        raise _app_role_unsupported(app)
+    return SessionScope(principal, home, tenant, roles, entra_roles=assigned)

@@ -5,13 +5,14 @@ StoreError (aobo.errors)
 ├── InvalidChange               a value or a state change the object's rules refuse (GDAP duration, status)
 └── AlreadyExists               a unique key (UPN, tenant name, accepted domain) is taken
     └── ProxyAddressConflict    a proxy address is already used by another recipient in the tenant
+InvalidCredential               an app credential that cannot be registered
 """
 
 from __future__ import annotations
 
 from aobo.errors import NotFound, StoreError
 
-__all__ = ["AlreadyExists", "InvalidChange", "NotFound", "ProxyAddressConflict", "StoreError"]
+__all__ = ["AlreadyExists", "InvalidChange", "InvalidCredential", "NotFound", "ProxyAddressConflict", "StoreError"]
 
 
 class InvalidChange(StoreError):
@@ -38,3 +39,7 @@ class ProxyAddressConflict(AlreadyExists):
         self.address = address
         self.tenant_id = tenant_id
         self.owner = owner
+
+
+class InvalidCredential(StoreError):
+    """A credential that cannot be registered (not a PEM X.509 certificate, not an RSA key...)."""

@@ -15,6 +15,9 @@ __all__ = [
     "PARTNER_ROLE_GROUPS",
     "RECIPIENT_KINDS",
     "AccessAssignment",
+    "AppCertificate",
+    "AppRegistration",
+    "AppSecret",
     "AuditEntry",
     "GdapRelationship",
     "NewMailbox",
@@ -157,6 +160,50 @@ class AccessAssignment:
     status: Literal["active", "deleted"]
     created: datetime
     last_modified: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AppRegistration:
+    """An application that signs in as itself (client credentials), registered in its home tenant."""
+
+    id: int
+    tenant_id: int
+    #: The client id (``appId``) applications send as ``client_id``.
+    app_id: uuid.UUID
+    #: The service principal's object id: the ``oid``/``sub`` of its tokens.
+    object_id: uuid.UUID
+    display_name: str
+    created: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AppSecret:
+    """A client secret as Entra lists it: never the value, only its first characters (``hint``)."""
+
+    key_id: uuid.UUID
+    hint: str
+    end_date_time: datetime
+    created: datetime
+
+    @property
+    def expired(self) -> bool:
+        return self.end_date_time <= utcnow()
+
+
+@dataclass(frozen=True, slots=True)
+class AppCertificate:
+    """The public part of a certificate credential; the thumbprints are lower-case hex."""
+
+    key_id: uuid.UUID
+    sha1_thumbprint: str
+    sha256_thumbprint: str
+    certificate_pem: str
+    end_date_time: datetime
+    created: datetime
+
+    @property
+    def expired(self) -> bool:
+        return self.end_date_time <= utcnow()
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,10 @@ from sqlalchemy.types import TypeDecorator
 
 __all__ = [
     "accepted_domains",
+    "app_certificates",
+    "app_registrations",
+    "app_role_assignments",
+    "app_secrets",
     "audit_log",
     "config_objects",
     "folder_permissions",
@@ -428,4 +432,57 @@ gdap_access_assignments = Table(
     Column("created", UTCDateTime, nullable=False),
     Column("last_modified", UTCDateTime, nullable=False),
     CheckConstraint("status IN ('active', 'deleted')", name="status"),
+)
+
+# --- app registrations -----------------------------------------------------------------------------
+
+# Applications that sign in as themselves (client credentials): registered in a home tenant, with
+# secrets (argon2 hashes only; the value is shown once) and certificates (public part only).
+app_registrations = Table(
+    "app_registrations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("tenant_id", Integer, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("app_id", String(GUID_LEN), nullable=False, unique=True),
+    Column("object_id", String(GUID_LEN), nullable=False, unique=True),
+    Column("display_name", String(256), nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+)
+
+app_secrets = Table(
+    "app_secrets",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("app_id", Integer, ForeignKey("app_registrations.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("key_id", String(GUID_LEN), nullable=False, unique=True),
+    Column("hint", String(8), nullable=False),
+    Column("secret_hash", String(255), nullable=False),
+    Column("end_date_time", UTCDateTime, nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+)
+
+app_certificates = Table(
+    "app_certificates",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("app_id", Integer, ForeignKey("app_registrations.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("key_id", String(GUID_LEN), nullable=False, unique=True),
+    # Lower-case hex; the SHA-1 one is what a client assertion's x5t names.
+    Column("sha1_thumbprint", String(40), nullable=False),
+    Column("sha256_thumbprint", String(64), nullable=False),
+    Column("certificate_pem", Text, nullable=False),
+    Column("end_date_time", UTCDateTime, nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    UniqueConstraint("app_id", "sha1_thumbprint", name="uq_app_certificates_thumbprint"),
+)
+
+# The Entra directory roles an app holds in a tenant: its home tenant, or one it was consented into.
+app_role_assignments = Table(
+    "app_role_assignments",
+    metadata,
+    Column("app_id", Integer, ForeignKey("app_registrations.id", ondelete="CASCADE"), nullable=False),
+    Column("tenant_id", Integer, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("role_template_id", String(GUID_LEN), nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("app_id", "tenant_id", "role_template_id"),
 )

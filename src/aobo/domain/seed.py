@@ -8,6 +8,8 @@ is a uuid5 of the object's name, so two fresh databases seeded the same way hold
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import itertools
 import os
 import random
@@ -33,6 +35,7 @@ __all__ = [
     "PARTNER_DOMAIN",
     "DemoAccount",
     "DemoWorld",
+    "demo_app_secret",
     "demo_password",
     "seed_demo",
     "seed_generated",
@@ -63,6 +66,21 @@ def stable_guid(*parts: str) -> uuid.UUID:
     return uuid.uuid5(_NAMESPACE, "/".join(p.lower() for p in parts))
 
 
+#: The demo partner's app registration for app-only automation (client credentials).
+DEMO_APP_NAME: Final = "Northwind Automation"
+DEMO_APP_ID: Final = stable_guid("app", PARTNER_DOMAIN, DEMO_APP_NAME)
+#: The customer the demo app is consented into, as Exchange Administrator (through the DAP relationship).
+DEMO_APP_CUSTOMER: Final = "contoso.onmicrosoft.com"
+_EXCHANGE_ADMINISTRATOR: Final = "29232cdf-9323-42fd-ade2-1d097af3e4de"  # Entra role template id
+
+
+def demo_app_secret(password: str | None = None) -> str:
+    """The demo app's client secret, derived from the demo password so that it can be known
+    again after seeding (the store keeps only its hash)."""
+    digest = hashlib.sha256(f"aobo demo app secret\0{password or demo_password()}".encode()).digest()
+    return "Nwa8Q~" + base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")[:34]
+
+
 @dataclass(frozen=True, slots=True)
 class DemoAccount:
     user_principal_name: str
@@ -86,6 +104,9 @@ class DemoWorld:
     created: bool
     #: Customers reached through GDAP only (not in ``customers``, the DAP ones).
     gdap_customers: tuple[Tenant, ...] = ()
+    #: The partner's app registration for app-only access, and its client secret (derived from ``password``).
+    app_id: uuid.UUID = DEMO_APP_ID
+    app_secret: str = ""
 
 
 # -- the demo world as data --------------------------------------------------------------------
@@ -483,6 +504,7 @@ def seed_demo(store: Store, password: str | None = None) -> DemoWorld:
     password = password or demo_password()
     accounts = _accounts()
     if store.resolve_tenant(PARTNER_DOMAIN) and store.find_user(accounts[0].user_principal_name):
+        _ensure_demo_app(store, password)  # worlds seeded before apps existed get it now
         return _world(store, accounts, password, created=False)
 
     password_hash = hash_password(password)  # once: ~50 ms each, and every demo account shares it
@@ -504,9 +526,25 @@ def seed_demo(store: Store, password: str | None = None) -> DemoWorld:
     for spec in _GDAP_CUSTOMERS:
         _ensure_gdap(store, partner, by_domain[spec.domain])
     # The partner's first admin goes last: its presence is what marks the world as complete.
+    _ensure_demo_app(store, password)
     for account in (*accounts[1:], accounts[0]):
         _ensure_user(store, by_domain[account.tenant_domain], account, password_hash)
     return _world(store, accounts, password, created=True)
+
+
+def _ensure_demo_app(store: Store, password: str) -> None:
+    """The partner's "Northwind Automation" app: a secret derived from the demo password, and
+    Exchange Administrator in Contoso, consented through the partner relationship."""
+    partner = store.resolve_tenant(PARTNER_DOMAIN)
+    customer = store.resolve_tenant(DEMO_APP_CUSTOMER)
+    if partner is None or customer is None or store.apps.get(DEMO_APP_ID) is not None:
+        return
+    with store.transaction() as tx:
+        app = tx.apps.create(
+            partner.id, DEMO_APP_NAME, app_id=DEMO_APP_ID, object_id=stable_guid("app-object", str(DEMO_APP_ID))
+        )
+        tx.apps.add_secret(app, value=demo_app_secret(password), lifetime=timedelta(days=730))
+        tx.apps.assign_role(app, customer.id, _EXCHANGE_ADMINISTRATOR)
 
 
 def seed_generated(
@@ -620,4 +658,5 @@ def _world(store: Store, accounts: tuple[DemoAccount, ...], password: str, *, cr
         password=password,
         created=created,
         gdap_customers=tuple(tenant(s.domain) for s in _GDAP_CUSTOMERS),
+        app_secret=demo_app_secret(password),
     )

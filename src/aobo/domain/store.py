@@ -29,6 +29,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.pool import StaticPool
 
 from aobo.domain import passwords
+from aobo.domain.apps import AppStore
 from aobo.domain.configuration import ConfigStore
 from aobo.domain.errors import AlreadyExists, NotFound, ProxyAddressConflict, StoreError
 from aobo.domain.gdap import GdapStore
@@ -207,6 +208,10 @@ class Store:
         self.close()
 
     # -- repositories (one per aggregate; each runs on this store's connections) ---------------
+
+    @functools.cached_property
+    def apps(self) -> AppStore:
+        return AppStore(self)
 
     @functools.cached_property
     def groups(self) -> GroupStore:

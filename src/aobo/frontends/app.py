@@ -39,7 +39,7 @@ def create_app(store: Store, settings: Settings, registry: Registry | None = Non
     endpoint = WSManEndpoint(service, verifier)
     customers = CustomersEndpoint(store, verifier)
     relationships = DelegatedAdminRelationshipsEndpoint(store, verifier)
-    identity = IdentityEndpoint(store, verifier, KeySet.for_settings(settings))
+    identity = IdentityEndpoint(store, verifier, KeySet.for_settings(settings), settings)
 
     async def route(request: Request) -> Response:
         # One catch-all route: the endpoint path is matched case-insensitively, as clients vary.

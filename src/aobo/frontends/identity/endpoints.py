@@ -2,7 +2,9 @@
 
 - ``GET /{tenant}[/v2.0]/.well-known/openid-configuration``
 - ``GET /{tenant}/discovery[/v2.0]/keys``
-- ``POST /{tenant}/oauth2/v2.0/token`` (``password`` and ``refresh_token`` grants)
+- ``POST /{tenant}/oauth2/v2.0/token`` (``password``, ``refresh_token``, ``client_credentials`` and
+  ``device_code`` grants)
+- ``POST /{tenant}/oauth2/v2.0/devicecode`` and the verification page ``/devicelogin``
 - ``GET /common/userrealm/{username}`` (msal asks it before a password grant)
 
 ``{tenant}`` is a tenant GUID, any of its domains, or ``organizations``/``common`` (the user's own
@@ -16,10 +18,7 @@ import base64
 import json
 import re
 import time
-import uuid
-from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -30,6 +29,18 @@ from aobo.domain.models import Tenant, User
 from aobo.domain.store import Store
 from aobo.errors import AccessDenied, AuthenticationFailed
 from aobo.frontends.credentials import BasicCredentials, CredentialVerifier
+from aobo.frontends.identity import device_page
+from aobo.frontends.identity.app_grant import ClientCredentialsGrant
+from aobo.frontends.identity.device_flow import DeviceFlowFull, DeviceFlows
+from aobo.frontends.identity.device_page import DevicePage
+from aobo.frontends.identity.errors import (
+    NO_STORE,
+    EntraError,
+    entra_error_response,
+    missing_parameter,
+    tenant_not_found,
+)
+from aobo.frontends.identity.forms import FormTooLarge, read_form
 from aobo.frontends.oauth.keys import KeySet
 from aobo.frontends.oauth.tokens import (
     ACCESS_LIFETIME,
@@ -41,63 +52,26 @@ from aobo.frontends.oauth.tokens import (
     issuer_for,
     validate_refresh_token,
 )
+from aobo.settings import Settings
 
 _SEG = r"([^/]+)"
 _CONFIG = re.compile(rf"^/{_SEG}(?:/v2\.0)?/\.well-known/openid-configuration/?$", re.IGNORECASE)
 _KEYS = re.compile(rf"^/{_SEG}/discovery(?:/v2\.0)?/keys/?$", re.IGNORECASE)
 _OAUTH = re.compile(rf"^/{_SEG}/oauth2/v2\.0/(token|authorize|devicecode)/?$", re.IGNORECASE)
 _REALM = re.compile(r"^/common/userrealm/([^/]+)/?$", re.IGNORECASE)
-_PATTERNS = (_CONFIG, _KEYS, _OAUTH, _REALM)
+_DEVICE_PAGE = re.compile(rf"^{device_page.PATH}/?$", re.IGNORECASE)
+_PATTERNS = (_CONFIG, _KEYS, _OAUTH, _REALM, _DEVICE_PAGE)
+DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 #: Tenant names meaning "the signed-in user's own tenant".
 MULTI_TENANT = frozenset({"organizations", "common"})
 #: The resource scopes a token for Exchange Online carries; ``.default`` grants Exchange.Manage.
 OIDC_SCOPES = frozenset({"openid", "profile", "offline_access", "email"})
 MAX_FORM = 64 * 1024
-_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 def is_identity_path(path: str) -> bool:
     return any(p.match(path) for p in _PATTERNS)
-
-
-class EntraError(Exception):
-    def __init__(self, status: int, error: str, code: int, message: str) -> None:
-        super().__init__(message)
-        self.status, self.error, self.code, self.message = status, error, code, message
-
-
-def entra_error_response(err: EntraError) -> JSONResponse:
-    now = datetime.now(UTC)
-    trace_id, correlation_id = str(uuid.uuid4()), str(uuid.uuid4())
-    timestamp = now.strftime("%Y-%m-%d %H:%M:%SZ")
-    description = (
-        f"AADSTS{err.code}: {err.message} Trace ID: {trace_id} Correlation ID: {correlation_id} Timestamp: {timestamp}"
-    )
-    return JSONResponse(
-        {
-            "error": err.error,
-            "error_description": description,
-            "error_codes": [err.code],
-            "timestamp": timestamp,
-            "trace_id": trace_id,
-            "correlation_id": correlation_id,
-            "error_uri": "https://login.microsoftonline.com/error?code=" + str(err.code),
-        },
-        status_code=err.status,
-        headers=_NO_STORE,
-    )
-
-
-def _tenant_not_found(name: str) -> EntraError:
-    return EntraError(
-        400,
-        "invalid_request",
-        90002,
-        f"Tenant '{name}' not found. Check to make sure you have the correct tenant ID and are signing into "
-        "the correct cloud. Check with your subscription administrator, this may happen if there are no "
-        "active subscriptions for the tenant.",
-    )
 
 
 def _b64url_json(value: dict[str, Any]) -> str:
@@ -137,14 +111,26 @@ def _resource_scopes(scope: str) -> tuple[list[str], set[str]]:
 
 
 class IdentityEndpoint:
-    def __init__(self, store: Store, verifier: CredentialVerifier, keys: KeySet) -> None:
+    def __init__(
+        self, store: Store, verifier: CredentialVerifier, keys: KeySet, settings: Settings | None = None
+    ) -> None:
         self.store = store
         self.verifier = verifier
         self.keys = keys
+        self.lifetime = settings.access_token_lifetime if settings else ACCESS_LIFETIME
+        self.apps = ClientCredentialsGrant(store, keys, lifetime=self.lifetime)
+        self.device_flows = (
+            DeviceFlows(interval=settings.device_code_interval, lifetime=settings.device_code_lifetime)
+            if settings
+            else DeviceFlows()
+        )
+        self.device_page = DevicePage(store, verifier, self.device_flows, self._target_tenant)
 
     async def __call__(self, request: Request) -> Response:
         path = request.url.path
         try:
+            if _DEVICE_PAGE.match(path):
+                return await self.device_page(request)
             if m := _REALM.match(path):
                 return self._user_realm(m.group(1))
             if m := _CONFIG.match(path):
@@ -154,7 +140,7 @@ class IdentityEndpoint:
                 return JSONResponse(await run_in_threadpool(self.keys.jwks), headers={"Cache-Control": "max-age=3600"})
             m = _OAUTH.match(path)
             assert m is not None
-            if m.group(2).lower() != "token":
+            if m.group(2).lower() == "authorize":
                 return JSONResponse(
                     {"error": "not_implemented", "error_description": "This flow is not served yet."},
                     status_code=404,
@@ -163,10 +149,12 @@ class IdentityEndpoint:
                 raise EntraError(
                     400, "invalid_request", 900561, "The endpoint only accepts POST requests. Received a GET request."
                 )
-            body = await request.body()
-            if len(body) > MAX_FORM:
-                raise EntraError(400, "invalid_request", 90014, "The request body is too large.")
-            form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()}
+            try:
+                form = await read_form(request, MAX_FORM)
+            except FormTooLarge:
+                raise EntraError(400, "invalid_request", 90014, "The request body is too large.") from None
+            if m.group(2).lower() == "devicecode":
+                return await run_in_threadpool(self._device_code, request, m.group(1), form)
             return await self._token(request, m.group(1), form)
         except EntraError as err:
             return entra_error_response(err)
@@ -179,7 +167,7 @@ class IdentityEndpoint:
             return None
         tenant = self.store.resolve_tenant(name)
         if tenant is None:
-            raise _tenant_not_found(name)
+            raise tenant_not_found(name)
         return tenant
 
     @staticmethod
@@ -220,7 +208,7 @@ class IdentityEndpoint:
                 ],
                 "response_modes_supported": ["query", "fragment", "form_post"],
                 "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
-                "grant_types_supported": ["password", "refresh_token"],
+                "grant_types_supported": ["password", "refresh_token", "client_credentials", DEVICE_CODE_GRANT],
                 "scopes_supported": ["openid", "profile", "email", "offline_access"],
                 "subject_types_supported": ["pairwise"],
                 "id_token_signing_alg_values_supported": ["RS256"],
@@ -274,14 +262,24 @@ class IdentityEndpoint:
         grant = form.get("grant_type", "")
         client_id = form.get("client_id", "")
         if not grant:
-            raise EntraError(
-                400, "invalid_request", 900144, "The request body must contain the following parameter: 'grant_type'."
+            raise missing_parameter("grant_type")
+        if grant == "client_credentials":
+            # The client may authenticate with HTTP Basic instead of a client_id in the body.
+            url_tenant = await run_in_threadpool(self._tenant, tenant_name)
+            body = await run_in_threadpool(
+                self.apps.token,
+                self._base(request),
+                url_tenant,
+                tenant_name,
+                form,
+                request.headers.get("authorization"),
             )
+            return JSONResponse(body, headers=NO_STORE)
         if not client_id:
-            raise EntraError(
-                400, "invalid_request", 900144, "The request body must contain the following parameter: 'client_id'."
-            )
+            raise missing_parameter("client_id")
         url_tenant = await run_in_threadpool(self._tenant, tenant_name)
+        if grant == DEVICE_CODE_GRANT:
+            return await run_in_threadpool(self._device_grant, request, form, client_id)
         if grant == "password":
             return await self._password_grant(request, url_tenant, form, client_id)
         if grant == "refresh_token":
@@ -386,13 +384,14 @@ class IdentityEndpoint:
             client_id=client_id,
             now=now,
             wids=sorted(wids),
+            lifetime=self.lifetime,
         )
         granted = [f"{AUDIENCE}/{s}" for s in scp] + sorted(oidc)
         body: dict[str, Any] = {
             "token_type": "Bearer",
             "scope": " ".join(granted),
-            "expires_in": ACCESS_LIFETIME,
-            "ext_expires_in": ACCESS_LIFETIME,
+            "expires_in": self.lifetime,
+            "ext_expires_in": self.lifetime,
             "access_token": access,
             "client_info": _b64url_json({"uid": str(user.guid), "utid": str(home.guid)}),
         }
@@ -417,4 +416,66 @@ class IdentityEndpoint:
                 client_id=client_id,
                 now=now,
             )
-        return JSONResponse(body, headers=_NO_STORE)
+        return JSONResponse(body, headers=NO_STORE)
+
+    # -- device code (RFC 8628) ------------------------------------------------------------------
+
+    def _device_code(self, request: Request, tenant_name: str, form: dict[str, str]) -> Response:
+        client_id = form.get("client_id", "")
+        if not client_id:
+            raise missing_parameter("client_id")
+        scope = form.get("scope", "")
+        _resource_scopes(scope)  # refused now rather than after the person signed in
+        url_tenant = self._tenant(tenant_name)
+        try:
+            grant = self.device_flows.start(client_id, scope, url_tenant)
+        except DeviceFlowFull:
+            raise EntraError(
+                503, "temporarily_unavailable", 90033, "A transient error has occurred. Please try again."
+            ) from None
+        uri = self._base(request) + device_page.PATH
+        return JSONResponse(
+            {
+                "user_code": grant.user_code,
+                "device_code": grant.device_code,
+                "verification_uri": uri,
+                "expires_in": self.device_flows.lifetime,
+                "interval": grant.interval,
+                "message": f"To sign in, use a web browser to open the page {uri} and enter the code "
+                f"{grant.user_code} to authenticate.",
+            },
+            headers=NO_STORE,
+        )
+
+    def _device_grant(self, request: Request, form: dict[str, str], client_id: str) -> Response:
+        code = form.get("device_code", "")
+        if not code:
+            raise missing_parameter("device_code")
+        grant = self.device_flows.by_device_code(code)
+        if grant is None or grant.client_id.lower() != client_id.lower():
+            raise EntraError(
+                400, "bad_verification_code", 70018, "Invalid verification code. The device code is not recognised."
+            )
+        if grant.expired:
+            self.device_flows.finish(grant)
+            raise EntraError(400, "expired_token", 70019, "Verification code expired.")
+        if not self.device_flows.poll(grant):
+            raise EntraError(
+                400,
+                "slow_down",
+                70016,
+                f"The client is polling too often. Wait {grant.interval} seconds between requests.",
+            )
+        if grant.state == "declined":
+            self.device_flows.finish(grant)
+            raise EntraError(400, "authorization_declined", 65004, "User declined to consent to access the app.")
+        if grant.state != "approved" or grant.user is None:
+            raise EntraError(
+                400,
+                "authorization_pending",
+                70016,
+                "OAuth 2.0 device flow error. Authorization is pending. Continue polling.",
+            )
+        self.device_flows.finish(grant)
+        scp, oidc = _resource_scopes(grant.scope)
+        return self._issue(request, grant.user, grant.url_tenant, scp, oidc, client_id)

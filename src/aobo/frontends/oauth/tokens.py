@@ -1,5 +1,9 @@
 """RS256 JWTs shaped like Entra ID v2.0 tokens: access, refresh and ID tokens, and their validation.
 
+Access tokens come in two kinds, told apart by ``idtyp`` (:func:`token_kind`): delegated ones
+(``user``: a signed-in account, ``scp`` and ``upn``) and app-only ones (``app``: an application
+acting as itself, ``roles`` ``Exchange.ManageAsApp`` and the directory roles it holds in ``wids``).
+
 Refresh tokens are signed JWTs too (``typ`` claim ``refresh``, 90-day lifetime, own audience), so
 they survive a restart and need no server-side table; they are validated exactly like access
 tokens, and neither kind is accepted in the other's place.
@@ -10,7 +14,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import jwt
 
@@ -22,6 +26,10 @@ REFRESH_LIFETIME = 90 * 24 * 3600
 #: The audience of refresh tokens: never a resource, so a refresh token is never an access token.
 REFRESH_AUDIENCE = "urn:aobo:identity:refresh"
 LEEWAY = 60  # seconds of clock skew tolerated
+#: The application permission an app-only token for Exchange Online carries.
+MANAGE_AS_APP = "Exchange.ManageAsApp"
+
+TokenKind = Literal["user", "app"]
 
 
 class InvalidToken(Exception):
@@ -98,9 +106,44 @@ def issue_access_token(
         name=name,
         scp=" ".join(scopes),
         appid=client_id,
+        idtyp="user",
         ver="1.0",
         jti=uuid.uuid4().hex,
         **extra,
+    )
+
+
+def issue_app_token(
+    keys: KeySet,
+    *,
+    issuer: str,
+    tenant_guid: uuid.UUID | str,
+    app_object_id: uuid.UUID | str,
+    app_id: uuid.UUID | str,
+    app_name: str,
+    role_ids: Iterable[str],
+    audience: str = AUDIENCE,
+    now: int | None = None,
+    lifetime: int = ACCESS_LIFETIME,
+) -> str:
+    """An app-only access token: no user, the application permission and the app's directory roles."""
+    return _signed(
+        keys,
+        aud=audience,
+        issuer=issuer,
+        tenant_guid=tenant_guid,
+        user_guid=app_object_id,
+        now=now,
+        lifetime=lifetime,
+        sub=str(app_object_id),
+        idtyp="app",
+        roles=[MANAGE_AS_APP],
+        wids=sorted(role_ids),
+        appid=str(app_id),
+        azp=str(app_id),
+        app_displayname=app_name,
+        ver="1.0",
+        jti=uuid.uuid4().hex,
     )
 
 
@@ -190,9 +233,16 @@ def _decode(token: str, keys: KeySet, audience: str) -> dict[str, Any]:
 def validate_access_token(
     token: str, keys: KeySet, *, audience: str = AUDIENCE, tenant_guid: uuid.UUID | str
 ) -> dict[str, Any]:
-    """The claims of a valid access token for ``audience`` in tenant ``tenant_guid``; else :class:`InvalidToken`."""
+    """The claims of a valid access token for ``audience`` in tenant ``tenant_guid``; else :class:`InvalidToken`.
+
+    Delegated and app-only tokens are both accepted; :func:`token_kind` tells them apart."""
     claims = _decode(token, keys, audience)
-    if claims.get("typ") == "refresh" or "scp" not in claims:
+    if claims.get("typ") == "refresh":
+        raise InvalidToken("type", "The token is not an access token.")
+    if claims.get("idtyp") == "app":
+        if not isinstance(claims.get("roles"), list) or "scp" in claims or "upn" in claims:
+            raise InvalidToken("type", "The app-only token carries no application roles.")
+    elif "scp" not in claims:
         raise InvalidToken("type", "The token is not an access token.")
     expected = str(tenant_guid).lower()
     if str(claims.get("tid", "")).lower() != expected:
@@ -200,6 +250,11 @@ def validate_access_token(
     if not str(claims.get("iss", "")).rstrip("/").lower().endswith(f"/{expected}/v2.0"):
         raise InvalidToken("tenant", "The token's issuer is not the tenant's issuer.")
     return claims
+
+
+def token_kind(claims: Mapping[str, Any]) -> TokenKind:
+    """``app`` for an app-only token, ``user`` for a delegated one (validated claims only)."""
+    return "app" if claims.get("idtyp") == "app" else "user"
 
 
 def validate_refresh_token(token: str, keys: KeySet, *, client_id: str) -> dict[str, Any]:
