@@ -190,4 +190,6 @@ class JsonWriter:
         return "[" + ",".join(parts) + "]"
 
     def _mapping(self, entries: Iterable[tuple[Any, Any]]) -> str:
-        return "{" + ",".join(_encode_str(str(k)) + ":" + self.dumps(v) for k, v in entries) + "}"
+        # Through a dict, as the reference does: keys equal as text keep the last value, once.
+        merged = {str(k): v for k, v in entries}
+        return "{" + ",".join(_encode_str(k) + ":" + self.dumps(v) for k, v in merged.items()) + "}"
