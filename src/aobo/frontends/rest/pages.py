@@ -93,8 +93,7 @@ class RunningCommand:
 def render_objects(objects: Sequence[Any], writer: JsonWriter, names: Sequence[str] | None) -> str:
     """The ``value`` array's text."""
     if names is None:
-        dumps = writer.dumps
-        return "[" + ",".join(dumps(o) for o in objects) + "]"
+        return writer.dumps(list(objects))  # one encoder call for the page
     return json.dumps([select(o, names) if isinstance(o, ExchangeObject) else plain(o) for o in objects])
 
 

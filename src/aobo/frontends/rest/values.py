@@ -4,14 +4,15 @@ Two routes to the same text:
 
 * :func:`plain` turns any value into plain Python (dict, list, str, int, float, bool, None), for
   ``json.dumps``: the reference, used for anything unusual and in tests;
-* :class:`JsonWriter` writes JSON text directly, with one compiled writer per object shape (its
-  quoted property names computed once) and per value type: the hot path of a paged Get-Mailbox.
-  ``json.loads`` of its output equals :func:`plain` of the value, which the tests check.
+* :class:`JsonWriter` writes the same text through the C encoder, converting only what it cannot
+  write itself: the hot path of a paged Get-Mailbox. Its output is byte-equal to
+  ``json.dumps(plain(value))``, which the tests check on generated values and real objects.
 
 Value forms: datetimes are ISO 8601 in UTC with a ``Z`` (naive values are UTC), ``timedelta`` is
 .NET TimeSpan text (``14.00:00:00``, ``-00:00:01.5000000``), GUIDs are strings, enums go by name,
 multi-valued properties and lists are arrays, dictionaries and nested objects are JSON objects,
 bytes are base64, and non-finite doubles (which JSON cannot hold) are their .NET names as strings.
+Dictionary keys are written as ``json`` writes them (``1`` → ``"1"``, ``True`` → ``"true"``).
 """
 
 from __future__ import annotations
@@ -21,26 +22,26 @@ import datetime
 import enum
 import json
 import math
+import operator
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
-from aobo.cmdlets.results import Dictionary, EnumValue, ExchangeObject, Int64, MultiValued, ObjectShape
+from aobo.cmdlets.results import Dictionary, EnumValue, ExchangeObject, MultiValued, ObjectShape
 
 __all__ = ["JsonWriter", "datetime_text", "dumps_plain", "plain", "select", "timespan_text"]
 
 # ASCII-only output: every string is valid JSON in any encoding, lone surrogates included.
 _encode_str: Final[Callable[[str], str]] = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
 _TICKS_PER_SECOND: Final = 10_000_000
-_UTC: Final = datetime.UTC
 
 
 def datetime_text(v: datetime.datetime) -> str:
     """ISO 8601 in UTC: ``2024-05-01T08:30:00Z``, with ``.ffffff`` when there is a fraction."""
     if v.tzinfo is not None:
-        v = v.astimezone(_UTC).replace(tzinfo=None)
-    text = v.isoformat()
-    return text + "Z"
+        offset = v.utcoffset()
+        v = (v - offset if offset else v).replace(tzinfo=None)
+    return v.isoformat() + "Z"
 
 
 def timespan_text(v: datetime.timedelta) -> str:
@@ -64,6 +65,14 @@ def _double(v: float) -> float | str:
     if math.isfinite(v):
         return v
     return "NaN" if math.isnan(v) else ("Infinity" if v > 0 else "-Infinity")
+
+
+def _key(key: Any) -> Any:
+    """A dictionary key as JSON writes it: text, numbers, true/false/null as ``json`` spells them;
+    anything else as its text."""
+    if isinstance(key, str | int | float) or key is None:
+        return key
+    return str(key)
 
 
 def plain(value: Any) -> Any:
@@ -91,9 +100,9 @@ def plain(value: Any) -> Any:
     if isinstance(value, bytes | bytearray):
         return base64.b64encode(value).decode("ascii")
     if isinstance(value, Dictionary):
-        return {str(k): plain(v) for k, v in value.entries}
+        return {_key(k): plain(v) for k, v in value.entries}
     if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
+        return {_key(k): plain(v) for k, v in value.items()}
     if isinstance(value, MultiValued | list | tuple | set | frozenset):
         return [plain(v) for v in value]
     return str(value)
@@ -119,77 +128,50 @@ def dumps_plain(value: Any) -> str:
     return json.dumps(plain(value), separators=(",", ":"))
 
 
-_scalar = dumps_plain
+def _object_members(value: ExchangeObject) -> dict[str, Any]:
+    return dict(zip(value.shape.property_names, value.values, strict=True))
+
+
+def _dictionary_members(value: Dictionary) -> dict[Any, Any]:
+    return {_key(k): v for k, v in value.entries}
+
+
+#: Converters by exact type, for the C encoder's ``default`` hook (a mailbox calls it ~50 times).
+_CONVERTERS: Final[dict[type, Callable[[Any], Any]]] = {
+    MultiValued: operator.attrgetter("items"),
+    uuid.UUID: str,
+    datetime.datetime: datetime_text,
+    EnumValue: operator.attrgetter("name"),
+    ExchangeObject: _object_members,
+    datetime.timedelta: timespan_text,
+    Dictionary: _dictionary_members,
+}
+
+
+def _default(value: Any) -> Any:
+    """What the C encoder cannot write itself, one level down; it encodes the result in turn."""
+    convert = _CONVERTERS.get(type(value))
+    return convert(value) if convert is not None else plain(value)
 
 
 class JsonWriter:
-    """JSON text for engine values, with cached per-shape and per-type writers (thread-safe: the
-    caches only ever gain entries, and a lost race computes the same entry twice)."""
+    """JSON text for engine values through the standard library's C encoder: native values (text,
+    numbers, lists, plain dicts) never reach Python code, and the rest (objects, multi-valued
+    properties, enums, dates, GUIDs) goes through one small ``default`` hook. The output equals
+    :func:`dumps_plain`; values the C encoder refuses (non-finite doubles, odd dict keys) take
+    that reference route instead.
+    """
 
     def __init__(self) -> None:
-        self._keys: dict[ObjectShape, tuple[str, ...]] = {}
-        self._writers: dict[type, Callable[[Any], str]] = {
-            str: _encode_str,
-            bool: lambda v: "true" if v else "false",
-            int: int.__repr__,
-            Int64: int.__repr__,
-            float: lambda v: float.__repr__(v) if math.isfinite(v) else _scalar(v),
-            type(None): lambda v: "null",
-            datetime.datetime: lambda v: '"' + datetime_text(v) + '"',
-            datetime.timedelta: lambda v: '"' + timespan_text(v) + '"',
-            uuid.UUID: lambda v: '"' + str(v) + '"',
-            EnumValue: lambda v: _encode_str(v.name),
-            MultiValued: self._array,
-            list: self._array,
-            tuple: self._array,
-            ExchangeObject: self._object,
-            dict: lambda v: self._mapping(v.items()),
-            Dictionary: lambda v: self._mapping(v.entries),
-        }
-
-    def _resolve(self, t: type) -> Callable[[Any], str]:
-        writer = self._writers.get(t)
-        if writer is None:
-            # Subclasses (an IntEnum, a str subclass) and rare types: the reference route.
-            writer = _scalar
-            self._writers[t] = writer
-        return writer
+        self._encode = json.JSONEncoder(
+            separators=(",", ":"), allow_nan=False, check_circular=False, default=_default
+        ).encode
 
     def dumps(self, value: Any) -> str:
-        writers = self._writers
-        w = writers.get(type(value))
-        return w(value) if w is not None else self._resolve(type(value))(value)
+        try:
+            return self._encode(value)
+        except (ValueError, TypeError):
+            return dumps_plain(value)
 
     def prepare(self, shape: ObjectShape) -> None:
-        """Compute a shape's quoted keys before the first object of it (a listing's first page)."""
-        self._keys_of(shape)
-
-    def _keys_of(self, shape: ObjectShape) -> tuple[str, ...]:
-        keys = self._keys.get(shape)
-        if keys is None:
-            keys = tuple(_encode_str(n) + ":" for n in shape.property_names)
-            self._keys[shape] = keys
-        return keys
-
-    def _object(self, obj: ExchangeObject) -> str:
-        keys = self._keys.get(obj.shape) or self._keys_of(obj.shape)
-        writers = self._writers
-        parts = []
-        append = parts.append
-        for key, v in zip(keys, obj.values, strict=True):
-            w = writers.get(type(v))
-            append(key + (w(v) if w is not None else self._resolve(type(v))(v)))
-        return "{" + ",".join(parts) + "}"
-
-    def _array(self, items: Iterable[Any]) -> str:
-        writers = self._writers
-        parts = []
-        for v in items:
-            w = writers.get(type(v))
-            parts.append(w(v) if w is not None else self._resolve(type(v))(v))
-        return "[" + ",".join(parts) + "]"
-
-    def _mapping(self, entries: Iterable[tuple[Any, Any]]) -> str:
-        # Through a dict, as the reference does: keys equal as text keep the last value, once.
-        merged = {str(k): v for k, v in entries}
-        return "{" + ",".join(_encode_str(k) + ":" + self.dumps(v) for k, v in merged.items()) + "}"
+        """Kept for symmetry with the CLIXML writer: the C encoder needs nothing per shape."""
