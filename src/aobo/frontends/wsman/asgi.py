@@ -13,8 +13,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from aobo.domain.models import User
 from aobo.errors import AuthenticationFailed
 from aobo.frontends.credentials import CredentialVerifier, parse_basic
+from aobo.frontends.oauth.bearer import BearerAuthenticator, BearerRejected, bearer_in_password, unverified_tenant
 from aobo.frontends.wsman.envelope import parse_request
 from aobo.frontends.wsman.faults import FaultCode, WSManFault, render_fault
 from aobo.frontends.wsman.service import Caller, WSManService
@@ -62,9 +64,12 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 
 class WSManEndpoint:
-    def __init__(self, service: WSManService, verifier: CredentialVerifier) -> None:
+    def __init__(
+        self, service: WSManService, verifier: CredentialVerifier, bearer: BearerAuthenticator | None = None
+    ) -> None:
         self.service = service
         self.verifier = verifier
+        self.bearer = bearer
         self.settings = service.settings
 
     async def __call__(self, request: Request) -> Response:
@@ -73,12 +78,25 @@ class WSManEndpoint:
         creds = parse_basic(request.headers.get("authorization"))
         if creds is None:
             return unauthorized()
-        user = self.verifier.cached(creds)
-        if user is None:
+        token = (
+            bearer_in_password(creds.password)
+            if _is_true(_query_value(request, "BasicAuthToOAuthConversion"))
+            else None
+        )
+        if token is not None and self.bearer is not None:
             try:
-                user = await run_in_threadpool(self.verifier.verify, creds)
-            except AuthenticationFailed:
+                user = await run_in_threadpool(self._token_user, token, _query_value(request, "DelegatedOrg"))
+            except BearerRejected as exc:
+                log.info("bearer token refused: %s", exc.reason)
                 return unauthorized()
+        else:
+            cached = self.verifier.cached(creds)
+            if cached is None:
+                try:
+                    cached = await run_in_threadpool(self.verifier.verify, creds)
+                except AuthenticationFailed:
+                    return unauthorized()
+            user = cached
 
         try:
             body = await _read_body(request, self.settings.max_request_size)
@@ -124,3 +142,23 @@ class WSManEndpoint:
             )
             return fault_response(fault, message_id)
         return Response(payload, media_type=SOAP_CONTENT_TYPE)
+
+    def _token_user(self, token: str, delegated_org: str | None) -> User:
+        """BasicAuthToOAuthConversion: the Basic password is ``Bearer <token>`` (the user name, often
+        ``OAuthUser@<tenant id>``, is not used). The token must be for the DelegatedOrg's tenant, or
+        the caller's own one when there is none; the session's access decision is taken as for Basic."""
+        assert self.bearer is not None
+        store = self.service.store
+        org = (delegated_org or "").strip()
+        tenant_ref = org or unverified_tenant(token)
+        tenant = store.resolve_tenant(tenant_ref) if tenant_ref else None
+        if tenant is None:
+            raise BearerRejected("tenant")
+        user = self.bearer.user(token, tenant)
+        if not org and user.tenant_id != tenant.id:
+            raise BearerRejected("tenant", "The access token is for another organization; name it with DelegatedOrg.")
+        return user
+
+
+def _is_true(value: str | None) -> bool:
+    return value is not None and value.strip().lower() in ("true", "1", "yes")

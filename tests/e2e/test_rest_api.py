@@ -1,0 +1,658 @@
+"""The REST admin API (InvokeCommand, $batch, EXOModuleFile) against a real server, with httpx as the
+client and tokens from the server's own identity endpoint (msal) or signed with its keys."""
+
+from __future__ import annotations
+
+import ssl
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import msal
+import pytest
+import requests
+
+from aobo.cmdlets.exchange.mailbox_object import MAILBOX_SHAPE
+from aobo.domain.models import Tenant
+from aobo.frontends.oauth import AUDIENCE, KeySet, issue_access_token, issuer_for
+from aobo.server import BackgroundServer
+from tests.e2e.helpers import WARNING_1000, Endpoint, errors_of, objects_of, run
+from tests.servers import seeded_server
+
+PASSWORD = "Rest-Test-Password-1!"
+PARTNER_ADMIN = "admin@northwindit.onmicrosoft.com"
+PARTNER_HELPDESK = "helpdesk@northwindit.onmicrosoft.com"
+PARTNER_NORPS = "norps@northwindit.onmicrosoft.com"
+CONTOSO_ADMIN = "admin@contoso.onmicrosoft.com"
+CLIENT_ID = "fb78d390-0c51-40cd-8e17-fdbfab77341b"
+
+pytestmark = pytest.mark.filterwarnings("ignore:This API has been deprecated for public client flows")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundServer]:
+    data: Path = tmp_path_factory.mktemp("rest")
+    with seeded_server(data, PASSWORD) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def http(server: BackgroundServer) -> Iterator[httpx.Client]:
+    with httpx.Client(
+        base_url=server.base_url,
+        verify=ssl.create_default_context(cafile=str(server.ca_file)),
+        trust_env=False,
+        timeout=60,
+    ) as client:
+        yield client
+
+
+def tenant(server: BackgroundServer, name: str) -> Tenant:
+    found = server.store.resolve_tenant(name)
+    assert found is not None
+    return found
+
+
+def mint(
+    server: BackgroundServer,
+    upn: str,
+    org: str,
+    *,
+    now: int | None = None,
+    audience: str = AUDIENCE,
+    signed_for: str | None = None,
+) -> str:
+    """An access token signed with the server's keys, as its identity endpoint would issue one."""
+    user = server.store.find_user(upn)
+    assert user is not None
+    target = tenant(server, org)
+    issuer_tenant = tenant(server, signed_for) if signed_for else target
+    return issue_access_token(
+        KeySet.for_settings(server.settings),
+        issuer=issuer_for(server.base_url, issuer_tenant.guid),
+        tenant_guid=issuer_tenant.guid,
+        user_guid=user.guid,
+        upn=upn,
+        name=user.display_name,
+        scopes=["Exchange.Manage"],
+        client_id=CLIENT_ID,
+        audience=audience,
+        now=now,
+    )
+
+
+class PortKeepingSession(requests.Session):
+    """msal asks ``/common/userrealm`` on the authority's host without its port (Entra is on 443):
+    put the test server's port back on such URLs."""
+
+    def __init__(self, base_url: str) -> None:
+        super().__init__()
+        self.base_url = base_url
+        self.portless = f"https://{urlsplit(base_url).hostname}/"
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        if isinstance(url, str) and url.startswith(self.portless):
+            url = f"{self.base_url}/{url[len(self.portless) :]}"
+        return super().request(method, url, *args, **kwargs)
+
+
+def msal_token(server: BackgroundServer, upn: str, org: str) -> str:
+    with PortKeepingSession(server.base_url) as session:
+        session.trust_env = False
+        session.verify = str(server.ca_file)
+        app = msal.PublicClientApplication(
+            CLIENT_ID,
+            authority=f"{server.base_url}/{org}",
+            validate_authority=False,
+            instance_discovery=False,
+            http_client=session,
+        )
+        result = app.acquire_token_by_username_password(upn, PASSWORD, scopes=[f"{AUDIENCE}/.default"])
+    assert "access_token" in result, result
+    return str(result["access_token"])
+
+
+def invoke(
+    http: httpx.Client,
+    token: str,
+    org: str,
+    cmdlet: str,
+    parameters: dict[str, Any] | None = None,
+    *,
+    headers: dict[str, str] | None = None,
+    query: str = "",
+    version: str = "beta",
+) -> httpx.Response:
+    body: dict[str, Any] = {"CmdletInput": {"CmdletName": cmdlet}}
+    if parameters is not None:
+        body["CmdletInput"]["Parameters"] = parameters
+    return http.post(
+        f"/adminapi/{version}/{org}/InvokeCommand{query}",
+        json=body,
+        headers={"Authorization": f"Bearer {token}", **(headers or {})},
+    )
+
+
+def detail(response: httpx.Response) -> str:
+    """The error text where CIPP reads it first: ``error.details[0].message``'s last part."""
+    return str(response.json()["error"]["details"][0]["message"]).split("|", 2)[2]
+
+
+@pytest.fixture(scope="module")
+def admin_fabrikam(server: BackgroundServer) -> str:
+    return mint(server, PARTNER_ADMIN, "fabrikam.onmicrosoft.com")
+
+
+# --- happy paths -------------------------------------------------------------------------------
+
+
+def test_msal_token_runs_get_mailbox_with_psrp_property_names(server: BackgroundServer, http: httpx.Client) -> None:
+    token = msal_token(server, CONTOSO_ADMIN, "contoso.onmicrosoft.com")
+    guid = str(tenant(server, "contoso.onmicrosoft.com").guid)
+    response = invoke(http, token, guid, "Get-Mailbox", {"ResultSize": 2})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["@odata.context"] == f"{server.base_url}/adminapi/beta/$metadata#Collection(Exchange.GenericHashTable)"
+    assert body["adminapi.warnings@odata.type"] == "#Collection(String)"
+    assert len(body["value"]) == 2 and "@odata.nextLink" not in body
+    first = body["value"][0]
+    assert list(first) == list(MAILBOX_SHAPE.property_names)
+    assert first["PrimarySmtpAddress"].split("@")[1] in ("contoso.com", "contoso.onmicrosoft.com")
+    assert isinstance(first["EmailAddresses"], list) and first["RecipientTypeDetails"] in (
+        "UserMailbox",
+        "SharedMailbox",
+    )
+    assert uuid.UUID(first["ExchangeGuid"])
+    # Same object by identity, in both URL forms of the tenant and both API versions.
+    for org, version in (("contoso.onmicrosoft.com", "v1.0"), ("CONTOSO.COM", "beta")):
+        again = invoke(http, token, org, "get-mailbox", {"Identity": first["PrimarySmtpAddress"]}, version=version)
+        assert again.status_code == 200, again.text
+        assert again.json()["value"] == [first]
+
+
+def test_partner_admin_into_dap_customer(server: BackgroundServer, http: httpx.Client) -> None:
+    token = msal_token(server, PARTNER_ADMIN, "fabrikam.onmicrosoft.com")
+    response = invoke(http, token, "fabrikam.onmicrosoft.com", "Get-Mailbox", {"ResultSize": "1"})
+    assert response.status_code == 200, response.text
+    assert response.json()["value"][0]["PrimarySmtpAddress"].endswith(("@fabrikam.com", "@fabrikam.onmicrosoft.com"))
+
+
+def test_objects_match_psrp(server: BackgroundServer, http: httpx.Client, admin_fabrikam: str) -> None:
+    """The same mailboxes over PSRP (pypsrp) and REST: the same properties with the same values."""
+    rest = invoke(http, admin_fabrikam, "fabrikam.onmicrosoft.com", "Get-Mailbox", {"ResultSize": 3}).json()["value"]
+    endpoint = Endpoint(server, PASSWORD)
+    with endpoint.pool(PARTNER_ADMIN, "fabrikam.onmicrosoft.com") as pool:
+        ps = run(pool, "Get-Mailbox", ("ResultSize", 3))
+        psrp = objects_of(ps)
+    assert [r["Guid"] for r in rest] == [str(p["Guid"]) for p in psrp]
+    for r, p in zip(rest, psrp, strict=True):
+        assert set(r) == set(p)
+        for name in ("Name", "Alias", "PrimarySmtpAddress", "DisplayName", "HiddenFromAddressListsEnabled"):
+            assert r[name] == p[name], name
+        assert r["EmailAddresses"] == list(p["EmailAddresses"])
+        assert r["RecipientTypeDetails"] == str(p["RecipientTypeDetails"])
+
+
+def test_default_result_size_warning_in_adminapi_warnings(http: httpx.Client, admin_fabrikam: str) -> None:
+    response = invoke(http, admin_fabrikam, "fabrikam.onmicrosoft.com", "Get-Mailbox", {}, headers={})
+    assert response.status_code == 200
+    body = response.json()
+    assert len(body["value"]) == 1000
+    assert body["@adminapi.warnings"] == [WARNING_1000]
+    assert "@odata.nextLink" not in body
+
+
+def test_select_trims_properties(http: httpx.Client, admin_fabrikam: str) -> None:
+    response = invoke(
+        http,
+        admin_fabrikam,
+        "fabrikam.onmicrosoft.com",
+        "Get-Mailbox",
+        {"ResultSize": 2},
+        query="?$select=primarysmtpaddress,Name,NoSuchProperty",
+    )
+    assert response.status_code == 200
+    assert [list(v) for v in response.json()["value"]] == [["PrimarySmtpAddress", "Name"]] * 2
+
+
+# --- paging ------------------------------------------------------------------------------------
+
+
+def _all_pages(http: httpx.Client, token: str, first: httpx.Response, *, repost: bool) -> list[dict[str, Any]]:
+    body = first.json()
+    seen = list(body["value"])
+    pages = 1
+    while "@odata.nextLink" in body:
+        link = body["@odata.nextLink"]
+        headers = {"Authorization": f"Bearer {token}", "Prefer": "odata.maxpagesize=200"}
+        if repost:  # CIPP re-POSTs the first page's body to the link
+            body_json = {"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": {"ResultSize": "Unlimited"}}}
+            response = http.post(link, json=body_json, headers=headers)
+        else:
+            response = http.get(link, headers=headers)
+        assert response.status_code == 200, response.text
+        assert response.headers["Preference-Applied"] == "odata.maxpagesize=200"
+        body = response.json()
+        seen += body["value"]
+        pages += 1
+    assert pages == -(-len(seen) // 200)
+    return seen
+
+
+@pytest.mark.parametrize("repost", [True, False], ids=["re-post", "get"])
+def test_paging_returns_every_mailbox_once_in_order(
+    server: BackgroundServer, http: httpx.Client, admin_fabrikam: str, repost: bool
+) -> None:
+    fabrikam = tenant(server, "fabrikam.onmicrosoft.com")
+    first = invoke(
+        http,
+        admin_fabrikam,
+        "fabrikam.onmicrosoft.com",
+        "Get-Mailbox",
+        {"ResultSize": "Unlimited"},
+        headers={"Prefer": "odata.maxpagesize = 200;odata.continue-on-error"},
+    )
+    assert first.status_code == 200, first.text
+    assert first.headers["Preference-Applied"] == "odata.maxpagesize=200"
+    assert "$skiptoken=" in first.json()["@odata.nextLink"]
+    seen = _all_pages(http, admin_fabrikam, first, repost=repost)
+    guids = [m["Guid"] for m in seen]
+    assert len(guids) == len(set(guids)) == server.store.count_mailboxes(fabrikam.id)
+    whole = invoke(
+        http,
+        admin_fabrikam,
+        "fabrikam.onmicrosoft.com",
+        "Get-Mailbox",
+        {"ResultSize": "Unlimited"},
+        headers={"Prefer": "odata.maxpagesize=10000"},
+    ).json()
+    assert "@odata.nextLink" not in whole
+    assert [m["Guid"] for m in whole["value"]] == guids
+
+
+def test_cursor_is_bound_to_its_caller_and_used_once(server: BackgroundServer, http: httpx.Client) -> None:
+    admin = mint(server, PARTNER_ADMIN, "fabrikam.onmicrosoft.com")
+    helpdesk = mint(server, PARTNER_HELPDESK, "fabrikam.onmicrosoft.com")
+    first = invoke(
+        http,
+        admin,
+        "fabrikam.onmicrosoft.com",
+        "Get-Mailbox",
+        {"ResultSize": 30},
+        headers={"Prefer": "odata.maxpagesize=10"},
+    ).json()
+    link = first["@odata.nextLink"]
+    stolen = http.get(link, headers={"Authorization": f"Bearer {helpdesk}"})
+    assert stolen.status_code == 400
+    assert "is not known" in detail(stolen)
+    # The owner still reads its page; the link then stops working (each page has a new token).
+    second = http.get(link, headers={"Authorization": f"Bearer {admin}", "Prefer": "odata.maxpagesize=10"})
+    assert second.status_code == 200
+    assert [m["Guid"] for m in second.json()["value"]] != [m["Guid"] for m in first["value"]]
+    replay = http.get(link, headers={"Authorization": f"Bearer {admin}"})
+    assert replay.status_code == 400 and "already used" in detail(replay)
+    # Another tenant's URL with the same token is refused before the cursor is looked at.
+    other = http.get(link.replace(str(tenant(server, "fabrikam.onmicrosoft.com").guid), "contoso.onmicrosoft.com"))
+    assert other.status_code == 401
+
+
+def test_next_page_with_another_cmdlet_is_refused(http: httpx.Client, admin_fabrikam: str) -> None:
+    first = invoke(
+        http,
+        admin_fabrikam,
+        "fabrikam.onmicrosoft.com",
+        "Get-Mailbox",
+        {"ResultSize": 5},
+        headers={"Prefer": "odata.maxpagesize=2"},
+    ).json()
+    response = http.post(
+        first["@odata.nextLink"],
+        json={"CmdletInput": {"CmdletName": "Get-Recipient"}},
+        headers={"Authorization": f"Bearer {admin_fabrikam}"},
+    )
+    assert response.status_code == 400
+    assert "belongs to Get-Mailbox, not Get-Recipient" in detail(response)
+
+
+# --- authentication and access -------------------------------------------------------------------
+
+
+def _www_authenticate(response: httpx.Response) -> str:
+    assert response.status_code == 401, response.text
+    header = response.headers["WWW-Authenticate"]
+    assert header.startswith('Bearer realm="", error="invalid_token", error_description="')
+    return header
+
+
+def test_token_errors_are_401_with_distinct_descriptions(server: BackgroundServer, http: httpx.Client) -> None:
+    org = "fabrikam.onmicrosoft.com"
+    good = mint(server, PARTNER_ADMIN, org)
+    cases = {
+        "missing": http.post(f"/adminapi/beta/{org}/InvokeCommand", json={}),
+        "basic": http.post(f"/adminapi/beta/{org}/InvokeCommand", json={}, headers={"Authorization": "Basic YTpi"}),
+        "tampered": invoke(http, good[:-4] + ("AAAA" if not good.endswith("AAAA") else "BBBB"), org, "Get-Mailbox"),
+        "garbage": invoke(http, "not-a-jwt", org, "Get-Mailbox"),
+        "expired": invoke(http, mint(server, PARTNER_ADMIN, org, now=int(time.time()) - 7200), org, "Get-Mailbox"),
+        "audience": invoke(
+            http, mint(server, PARTNER_ADMIN, org, audience="https://graph.microsoft.com"), org, "Get-Mailbox"
+        ),
+        "other tenant": invoke(http, mint(server, CONTOSO_ADMIN, "contoso.onmicrosoft.com"), org, "Get-Mailbox"),
+        "unknown tenant": invoke(http, good, "nowhere.example", "Get-Mailbox"),
+    }
+    descriptions = {name: _www_authenticate(r) for name, r in cases.items()}
+    assert "no bearer access token" in descriptions["missing"]
+    assert descriptions["basic"] == descriptions["missing"]
+    assert "signature is invalid" in descriptions["tampered"]
+    assert "not a well-formed JWT" in descriptions["garbage"]
+    assert "expired" in descriptions["expired"]
+    assert "audience" in descriptions["audience"]
+    assert "not issued for the organization" in descriptions["other tenant"]
+    assert "'nowhere.example' named in the request is not known" in descriptions["unknown tenant"]
+    body = cases["expired"].json()
+    assert body["error"]["code"] == "Unauthorized"
+    assert "expired" in body["error"]["innererror"]["internalexception"]["message"]
+    # The server keeps serving.
+    assert invoke(http, good, org, "Get-Mailbox", {"ResultSize": 1}).status_code == 200
+
+
+def test_no_relationship_is_403(server: BackgroundServer, http: httpx.Client) -> None:
+    # A token the identity endpoint would never issue (woodgrove is not a customer), signed anyway.
+    token = mint(server, PARTNER_ADMIN, "woodgrove.onmicrosoft.com")
+    response = invoke(http, token, "woodgrove.onmicrosoft.com", "Get-Mailbox")
+    assert response.status_code == 403, response.text
+    assert "no active delegated administration relationship" in detail(response)
+    assert response.json()["error"]["code"] == "Forbidden"
+
+
+def test_remote_powershell_disabled_is_403(server: BackgroundServer, http: httpx.Client) -> None:
+    token = mint(server, PARTNER_NORPS, "northwindit.onmicrosoft.com")
+    response = invoke(http, token, "northwindit.onmicrosoft.com", "Get-Mailbox")
+    assert response.status_code == 403, response.text
+    assert "RemotePowerShellEnabled is False" in detail(response)
+
+
+def test_locked_out_account_token_is_refused(server: BackgroundServer, http: httpx.Client) -> None:
+    store = server.store
+    token = mint(server, CONTOSO_ADMIN, "contoso.onmicrosoft.com")
+    assert invoke(http, token, "contoso.onmicrosoft.com", "Get-Mailbox", {"ResultSize": 1}).status_code == 200
+    user = store.find_user(CONTOSO_ADMIN)
+    store._update_user(user.id, locked_out=True, locked_until=None)
+    try:
+        response = invoke(http, token, "contoso.onmicrosoft.com", "Get-Mailbox", {"ResultSize": 1})
+        assert "no longer exists, or is locked out" in _www_authenticate(response)
+    finally:
+        store._update_user(user.id, locked_out=False, locked_until=None, failed_logins=0)
+
+
+def test_unknown_cmdlet_and_role_refusal_use_the_engine_texts(server: BackgroundServer, http: httpx.Client) -> None:
+    admin = mint(server, PARTNER_ADMIN, "contoso.onmicrosoft.com")
+    unknown = invoke(http, admin, "contoso.onmicrosoft.com", "Get-Nothing")
+    assert unknown.status_code == 400
+    assert detail(unknown).startswith("The term 'Get-Nothing' is not recognized")
+    assert "CommandNotFoundException" in unknown.json()["error"]["details"][0]["message"]
+    helpdesk = mint(server, PARTNER_HELPDESK, "contoso.onmicrosoft.com")
+    refused = invoke(http, helpdesk, "contoso.onmicrosoft.com", "Set-OrganizationConfig", {"AuditDisabled": True})
+    assert refused.status_code == 403, refused.text
+    assert "CmdletAccessDeniedException" in refused.json()["error"]["details"][0]["message"]
+
+
+@pytest.mark.parametrize(
+    "parameters",
+    [
+        {"Bogus": "x"},
+        {"ResultSize": "lots"},
+        {"Identity": "a", "Anr": "b"},
+        {"RecipientTypeDetails": "NoSuchType"},
+    ],
+    ids=["unknown parameter", "bad value", "parameter sets", "bad enum"],
+)
+def test_binder_errors_match_psrp(server: BackgroundServer, http: httpx.Client, parameters: dict[str, Any]) -> None:
+    token = mint(server, PARTNER_ADMIN, "contoso.onmicrosoft.com")
+    response = invoke(http, token, "contoso.onmicrosoft.com", "Get-Mailbox", parameters)
+    assert response.status_code == 400, response.text
+    with Endpoint(server, PASSWORD).pool(PARTNER_ADMIN, "contoso.onmicrosoft.com") as pool:
+        ps = run(pool, "Get-Mailbox", *parameters.items())
+        psrp_errors = errors_of(ps)
+    assert psrp_errors and detail(response) == psrp_errors[0]
+    assert response.json()["error"]["innererror"]["internalexception"]["message"] == psrp_errors[0]
+
+
+@pytest.mark.parametrize(
+    ("body", "text"),
+    [
+        (b"", "The request body is empty"),
+        (b"{not json", "The request body is not valid JSON"),
+        (b"[1, 2]", "must be a JSON object with a CmdletInput member"),
+        (b'{"Cmdlet": {}}', "has no CmdletInput object"),
+        (b'{"CmdletInput": {"Parameters": {}}}', "CmdletInput has no CmdletName"),
+        (b'{"CmdletInput": {"CmdletName": "Get-Mailbox; Remove-Mailbox"}}', "is not a cmdlet name"),
+        (b'{"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": ["Identity", "x"]}}', "must be a JSON object"),
+        (b"\xff\xfe", "not valid JSON"),
+    ],
+)
+def test_malformed_bodies_are_400(http: httpx.Client, admin_fabrikam: str, body: bytes, text: str) -> None:
+    response = http.post(
+        "/adminapi/beta/fabrikam.onmicrosoft.com/InvokeCommand",
+        content=body,
+        headers={"Authorization": f"Bearer {admin_fabrikam}", "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert text in error["message"]
+    assert text in error["details"][0]["message"] and text in error["innererror"]["internalexception"]["message"]
+
+
+def test_oversize_body_is_refused_and_server_keeps_serving(
+    server: BackgroundServer, http: httpx.Client, admin_fabrikam: str
+) -> None:
+    limit = server.settings.max_request_size
+    big = b'{"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": {"Identity": "' + b"x" * limit + b'"}}}'
+    response = http.post(
+        "/adminapi/beta/fabrikam.onmicrosoft.com/InvokeCommand",
+        content=big,
+        headers={"Authorization": f"Bearer {admin_fabrikam}"},
+    )
+    assert response.status_code == 413
+    assert f"larger than {limit} bytes" in response.json()["error"]["message"]
+    ok = invoke(http, admin_fabrikam, "fabrikam.onmicrosoft.com", "Get-Mailbox", {"ResultSize": 1})
+    assert ok.status_code == 200
+
+
+def test_unknown_routes_and_methods(http: httpx.Client, admin_fabrikam: str) -> None:
+    auth = {"Authorization": f"Bearer {admin_fabrikam}"}
+    assert http.post("/adminapi/v2.5/fabrikam.onmicrosoft.com/InvokeCommand", headers=auth).status_code == 404
+    assert http.post("/adminapi/beta/fabrikam.onmicrosoft.com/Mailbox", headers=auth).status_code == 404
+    put = http.put("/adminapi/beta/fabrikam.onmicrosoft.com/InvokeCommand", headers=auth)
+    assert put.status_code == 405 and "POST" in put.headers["Allow"]
+    get = http.get("/adminapi/beta/fabrikam.onmicrosoft.com/InvokeCommand", headers=auth)
+    assert get.status_code == 405
+
+
+# --- writes ------------------------------------------------------------------------------------
+
+
+def test_set_mailbox_returns_empty_value_and_changes(server: BackgroundServer, http: httpx.Client) -> None:
+    token = mint(server, PARTNER_ADMIN, "tailspintoys.onmicrosoft.com")
+    org = "tailspintoys.onmicrosoft.com"
+    target = invoke(http, token, org, "Get-Mailbox", {"ResultSize": 1}).json()["value"][0]
+    identity = target["PrimarySmtpAddress"]
+    new_address = f"smtp:rest-{uuid.uuid4().hex[:8]}@{identity.split('@')[1]}"
+    whatif = invoke(
+        http, token, org, "Set-Mailbox", {"Identity": identity, "HiddenFromAddressListsEnabled": True, "WhatIf": True}
+    )
+    assert whatif.status_code == 200, whatif.text
+    assert whatif.json()["value"] == []
+    assert whatif.json()["@adminapi.warnings"] == [f'What if: Setting mailbox "{identity}".']
+    response = invoke(
+        http,
+        token,
+        org,
+        "Set-Mailbox",
+        {"Identity": identity, "HiddenFromAddressListsEnabled": True, "EmailAddresses": {"Add": [new_address]}},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["value"] == []
+    after = invoke(http, token, org, "Get-Mailbox", {"Identity": identity}).json()["value"][0]
+    assert after["HiddenFromAddressListsEnabled"] is True
+    assert new_address in after["EmailAddresses"]
+    # The call is in the admin audit log like a PSRP command.
+    audit = invoke(http, token, org, "Search-AdminAuditLog", {"Cmdlets": "Set-Mailbox"})
+    assert audit.status_code == 200, audit.text
+    assert any(e.get("ObjectModified") or e.get("CmdletName") == "Set-Mailbox" for e in audit.json()["value"])
+
+
+# --- $batch ------------------------------------------------------------------------------------
+
+
+def _batch(
+    http: httpx.Client, token: str, org: str, commands: list[dict[str, Any]], prefer: str | None = None
+) -> httpx.Response:
+    requests = [
+        {
+            "id": str(uuid.uuid4()),
+            "method": "POST",
+            "url": f"/adminapi/beta/{org}/InvokeCommand",
+            "headers": {
+                "X-CmdletName": c["CmdletName"],
+                "X-AnchorMailbox": f"APP:SystemMailbox{{bb558c35-97f1-4cb9-8ff7-d53741dc928c}}@{org}",
+            },
+            "body": {"CmdletInput": c},
+        }
+        for c in commands
+    ]
+    headers = {"Authorization": f"Bearer {token}"}
+    if prefer:
+        headers["Prefer"] = prefer
+    return http.post(f"/adminapi/beta/{org}/$batch", json={"requests": requests}, headers=headers)
+
+
+BATCH = [
+    {"CmdletName": "Get-Mailbox", "Parameters": {"ResultSize": 1}},
+    {"CmdletName": "Get-Mailbox", "Parameters": {"Identity": "no-such-mailbox"}},
+    {"CmdletName": "Get-Recipient", "Parameters": {"ResultSize": 2}},
+]
+
+
+def test_batch_stops_at_first_failure(http: httpx.Client, admin_fabrikam: str) -> None:
+    response = _batch(http, admin_fabrikam, "fabrikam.onmicrosoft.com", BATCH)
+    assert response.status_code == 200, response.text
+    responses = response.json()["responses"]
+    assert [r["status"] for r in responses] == [200, 400, 424]
+    assert len(responses[0]["body"]["value"]) == 1
+    assert "couldn't be found" in responses[1]["body"]["error"]["details"][0]["message"]
+    assert responses[2]["body"]["error"]["code"] == "FailedDependency"
+
+
+def test_batch_continue_on_error_runs_every_item(http: httpx.Client, admin_fabrikam: str) -> None:
+    # CIPP's Prefer header, verbatim.
+    response = _batch(
+        http,
+        admin_fabrikam,
+        "fabrikam.onmicrosoft.com",
+        BATCH,
+        prefer="odata.maxpagesize = 1000;odata.continue-on-error",
+    )
+    responses = response.json()["responses"]
+    assert [r["status"] for r in responses] == [200, 400, 200]
+    assert len(responses[2]["body"]["value"]) == 2
+    assert all(r["headers"]["Content-Type"].startswith("application/json") for r in responses)
+
+
+def test_batch_limits(http: httpx.Client, admin_fabrikam: str) -> None:
+    org = "fabrikam.onmicrosoft.com"
+    too_many = _batch(http, admin_fabrikam, org, [BATCH[0]] * 21)
+    assert too_many.status_code == 400
+    assert "at most 20 requests; this one has 21" in too_many.json()["error"]["message"]
+    empty = http.post(f"/adminapi/beta/{org}/$batch", json={}, headers={"Authorization": f"Bearer {admin_fabrikam}"})
+    assert empty.status_code == 400
+    # Each item is authenticated for the organization its own URL names.
+    item = {
+        "id": "1",
+        "method": "POST",
+        "url": "/adminapi/beta/contoso.onmicrosoft.com/InvokeCommand",
+        "body": {"CmdletInput": BATCH[0]},
+    }
+    other = http.post(
+        f"/adminapi/beta/{org}/$batch", json={"requests": [item]}, headers={"Authorization": f"Bearer {admin_fabrikam}"}
+    )
+    assert other.json()["responses"][0]["status"] == 401
+
+
+# --- EXOModuleFile and anchors ---------------------------------------------------------------------
+
+
+def test_module_file_lists_the_cmdlets_the_roles_allow(server: BackgroundServer, http: httpx.Client) -> None:
+    def exported(upn: str) -> set[str]:
+        token = mint(server, upn, "contoso.onmicrosoft.com")
+        response = http.get(
+            "/adminapi/v1.0/contoso.onmicrosoft.com/EXOModuleFile?Version=3.5.0",
+            headers={"Authorization": f"Bearer {token}", "CommandName": "*"},
+        )
+        assert response.status_code == 200, response.text
+        return set(response.json()["value"][0]["exportedCmdlets"].split(","))
+
+    admin, helpdesk = exported(PARTNER_ADMIN), exported(PARTNER_HELPDESK)
+    assert {"Get-Mailbox", "Set-Mailbox", "Set-OrganizationConfig"} <= admin
+    assert "Get-Mailbox" in helpdesk and "Set-OrganizationConfig" not in helpdesk
+    assert helpdesk < admin
+
+
+@pytest.mark.parametrize(
+    "anchor",
+    [
+        "APP:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@contoso.onmicrosoft.com",
+        "APP:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@{guid}",
+        "UPN:admin@northwindit.onmicrosoft.com",
+        "UPN:SystemMailbox{8cc370d3-822a-4ab8-a926-bb94bd0641a9}@contoso.onmicrosoft.com",
+        "SMTP:someone@contoso.com",
+        "someone@contoso.com",
+        "some-identity",
+    ],
+)
+def test_anchor_forms_accepted(server: BackgroundServer, http: httpx.Client, anchor: str) -> None:
+    token = mint(server, PARTNER_ADMIN, "contoso.onmicrosoft.com")
+    anchor = anchor.replace("{guid}", str(tenant(server, "contoso.onmicrosoft.com").guid))
+    response = invoke(
+        http, token, "contoso.onmicrosoft.com", "Get-Mailbox", {"ResultSize": 1}, headers={"X-AnchorMailbox": anchor}
+    )
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(
+    "anchor",
+    [
+        "APP:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@fabrikam.onmicrosoft.com",
+        "SMTP:someone@fabrikam.com",
+        "UPN:admin@woodgrove.onmicrosoft.com",
+    ],
+)
+def test_anchor_of_another_tenant_is_refused(server: BackgroundServer, http: httpx.Client, anchor: str) -> None:
+    token = mint(server, PARTNER_ADMIN, "contoso.onmicrosoft.com")
+    response = invoke(
+        http, token, "contoso.onmicrosoft.com", "Get-Mailbox", {"ResultSize": 1}, headers={"X-AnchorMailbox": anchor}
+    )
+    assert response.status_code == 400
+    assert "names another organization than 'contoso.onmicrosoft.com'" in detail(response)
+
+
+def test_other_exchange_module_headers_are_accepted(server: BackgroundServer, http: httpx.Client) -> None:
+    token = mint(server, PARTNER_ADMIN, "contoso.onmicrosoft.com")
+    headers = {
+        "X-CmdletName": "Get-Mailbox",
+        "X-ResponseFormat": "json",
+        "X-SerializationLevel": "Partial",
+        "X-ClientApplication": "ExoManagementModule",
+        "X-ClientModuleVersion": "3.5.0",
+        "WarningAction": "",
+        "connection-id": str(uuid.uuid4()),
+        "client-request-id": str(uuid.uuid4()),
+        "parameter-based-routing": "true",
+        "Accept": "application/json; odata.metadata=minimal",
+        "User-Agent": "Mozilla/5.0 (Windows NT 10.0) PowerShell/7.4.0",
+    }
+    response = invoke(http, token, "contoso.onmicrosoft.com", "Get-Mailbox", {"ResultSize": 1}, headers=headers)
+    assert response.status_code == 200, response.text
