@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sqlite3
 from collections.abc import Iterator
@@ -35,11 +36,8 @@ def rps(request: pytest.FixtureRequest, demo_store: tuple[Store, Path]) -> Itera
         yield Endpoint(server, PASSWORD)
 
 
-@pytest.fixture(scope="module")
-def rps_rw(demo_store: tuple[Store, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
-    """A server of its own on a private copy of the demo world, for a module whose tests write:
-    the shared servers' data stays as seeded. Plain HTTP (TLS is covered by ``rps``)."""
-    _, data = demo_store
+@contextlib.contextmanager
+def _private_copy(data: Path, tmp_path_factory: pytest.TempPathFactory, frontend: str) -> Iterator[Endpoint]:
     own = tmp_path_factory.mktemp("aobo-e2e-rw")
     source = sqlite3.connect(str(data / "aobo.db"))
     target = sqlite3.connect(str(own / "aobo.db"))
@@ -48,10 +46,50 @@ def rps_rw(demo_store: tuple[Store, Path], tmp_path_factory: pytest.TempPathFact
     source.close()
     target.close()
     copy = Store.open(f"sqlite:///{own / 'aobo.db'}")
-    settings = Settings(data_dir=own, insecure_http=True)
+    # msal insists on an HTTPS authority; remote PowerShell is tested over plain HTTP here too.
+    settings = Settings(data_dir=own, insecure_http=frontend == "psrp")
     with BackgroundServer(settings, copy) as server:
-        yield Endpoint(server, PASSWORD)
+        endpoint = Endpoint(server, PASSWORD, frontend)
+        yield endpoint
+        endpoint.close()
     copy.close()
+
+
+@pytest.fixture(scope="module")
+def rps_rw(demo_store: tuple[Store, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
+    """A server of its own on a private copy of the demo world, for a module whose tests write:
+    the shared servers' data stays as seeded. Plain HTTP (TLS is covered by ``rps``)."""
+    with _private_copy(demo_store[1], tmp_path_factory, "psrp") as endpoint:
+        yield endpoint
+
+
+# The command surface runs over both front ends from one suite: the same test body drives remote
+# PowerShell (pypsrp) and REST InvokeCommand (httpx + msal tokens), see tests/e2e/helpers.py.
+FRONTENDS = ["psrp", "rest"]
+
+
+@pytest.fixture(scope="session")
+def _surface_server(demo_store: tuple[Store, Path]) -> Iterator[BackgroundServer]:
+    store, data = demo_store
+    with BackgroundServer(Settings(data_dir=data), store) as server:
+        yield server
+
+
+@pytest.fixture(scope="session", params=FRONTENDS)
+def surface(request: pytest.FixtureRequest, _surface_server: BackgroundServer) -> Iterator[Endpoint]:
+    """The demo world over HTTPS, reached over each front end in turn (read-only tests)."""
+    endpoint = Endpoint(_surface_server, PASSWORD, request.param)
+    yield endpoint
+    endpoint.close()
+
+
+@pytest.fixture(scope="module", params=FRONTENDS)
+def surface_rw(
+    request: pytest.FixtureRequest, demo_store: tuple[Store, Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Endpoint]:
+    """A private copy of the demo world per module and front end, for tests that write."""
+    with _private_copy(demo_store[1], tmp_path_factory, request.param) as endpoint:
+        yield endpoint
 
 
 @pytest.fixture

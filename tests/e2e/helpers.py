@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import ssl
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
+import httpx
 from pypsrp.complex_objects import GenericComplexObject
 from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.serializer import Serializer
 from pypsrp.wsman import WSMan
+
+from tests.e2e.rest_client import RestPool, TokenCache
 
 PARTNER_ADMIN = "admin@northwindit.onmicrosoft.com"
 PARTNER_HELPDESK = "helpdesk@northwindit.onmicrosoft.com"
@@ -51,8 +56,24 @@ def plain(value: Any) -> Any:
     return value
 
 
-def run(pool: RunspacePool, cmdlet: str, *params: tuple[str, object], input: Any = None) -> PowerShell:
-    """Run one command; a ``(name, None)`` parameter is a switch."""
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _json_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_value(v) for v in value]
+    return value
+
+
+def run(pool: RunspacePool | RestPool, cmdlet: str, *params: tuple[str, object], input: Any = None) -> Any:
+    """Run one command; a ``(name, None)`` parameter is a switch. Over REST a call is one
+    InvokeCommand, which takes no pipeline input."""
+    if isinstance(pool, RestPool):
+        if input is not None:
+            raise ValueError("REST InvokeCommand runs one cmdlet without pipeline input")
+        # None is what pypsrp sends for a bare switch (a null value), and JSON says null too.
+        return pool.run(cmdlet, {name: _json_value(value) for name, value in params})
     ps = PowerShell(pool)
     ps.add_cmdlet(cmdlet)
     for name, value in params:
@@ -64,10 +85,27 @@ def run(pool: RunspacePool, cmdlet: str, *params: tuple[str, object], input: Any
     return ps
 
 
-def invoke(pool: RunspacePool, cmdlet: str, /, **params: Any) -> PowerShell:
+def invoke(pool: RunspacePool | RestPool, cmdlet: str, /, **params: Any) -> Any:
     """``invoke(pool, "Set-Mailbox", Identity="x", HiddenFromAddressListsEnabled=True)``; a value of
     ``None`` is a switch."""
     return run(pool, cmdlet, *params.items())
+
+
+def is_rest(ps_or_pool: Any) -> bool:
+    return isinstance(ps_or_pool, RestPool) or not isinstance(ps_or_pool, PowerShell | RunspacePool)
+
+
+def is_type(ps: Any, type_name: str) -> bool:
+    """Is the first output object of that .NET type? Over REST always true: its JSON has no type
+    names (they are a CLIXML notion), so only remote PowerShell can be held to them."""
+    return is_rest(ps) or str(ps.output[0].types[0]).endswith(type_name)
+
+
+def visible_cmdlets(pool: RunspacePool | RestPool) -> set[str]:
+    """The cmdlets a caller is shown: Get-Command metadata over PSRP, EXOModuleFile over REST."""
+    if isinstance(pool, RestPool):
+        return pool.exported_cmdlets()
+    return {m.name for m in pool.get_command_metadata(["*"])}
 
 
 def errors_of(ps: PowerShell) -> list[str]:
@@ -85,10 +123,14 @@ def objects_of(ps: PowerShell) -> list[dict[str, Any]]:
 
 @dataclass
 class Endpoint:
-    """A running aobo server and the way tests reach it with pypsrp."""
+    """A running aobo server and the way tests reach it: with pypsrp, or (``frontend="rest"``)
+    with REST InvokeCommand and tokens from the server's identity endpoint."""
 
     server: Any  # aobo.server.BackgroundServer
     password: str
+    frontend: str = "psrp"
+    _tokens: TokenCache | None = field(default=None, repr=False)
+    _http: httpx.Client | None = field(default=None, repr=False)
 
     @property
     def store(self) -> Any:
@@ -118,8 +160,34 @@ class Endpoint:
         pool.open()
         return pool
 
+    def _verify(self) -> Any:
+        if self.server.settings.insecure_http:
+            return False
+        return ssl.create_default_context(cafile=str(self.server.ca_file))
+
+    def token(self, user: str, org: str | None, *, password: str | None = None) -> str:
+        if self._tokens is None:
+            self._tokens = TokenCache(self.server.base_url, self.password, str(self.server.ca_file))
+        return self._tokens.token(user, org or user.rpartition("@")[2], password)
+
+    def rest_pool(self, user: str, org: str | None, *, password: str | None = None) -> RestPool:
+        if self._http is None:
+            self._http = httpx.Client(verify=self._verify(), timeout=30)
+        tenant = org or user.rpartition("@")[2]
+        return RestPool(self._http, self.server.base_url, tenant, self.token(user, org, password=password), user)
+
+    def close(self) -> None:
+        if self._tokens is not None:
+            self._tokens.close()
+        if self._http is not None:
+            self._http.close()
+
     @contextlib.contextmanager
-    def pool(self, user: str, org: str | None, **kwargs: Any) -> Iterator[RunspacePool]:
+    def pool(self, user: str, org: str | None, **kwargs: Any) -> Iterator[Any]:
+        """A runspace pool, or over REST a :class:`RestPool` (which keeps no session)."""
+        if self.frontend == "rest":
+            yield self.rest_pool(user, org, password=kwargs.get("password"))
+            return
         pool = self.open_pool(user, org, **kwargs)
         try:
             yield pool

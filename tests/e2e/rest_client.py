@@ -17,7 +17,7 @@ import httpx
 import msal
 from pypsrp.powershell import PSInvocationState
 
-from tests.servers import PortKeepingSession
+from tests.identity_support import PortKeepingSession
 
 EXCHANGE_MODULE = "fb78d390-0c51-40cd-8e17-fdbfab77341b"
 SCOPES = ["https://outlook.office365.com/.default"]
@@ -82,9 +82,7 @@ class TokenCache:
     def __init__(self, base_url: str, password: str, ca_file: str) -> None:
         self.base_url = base_url
         self.password = password
-        self._session = PortKeepingSession(base_url)  # msal's HTTP client is requests-shaped
-        self._session.trust_env = False  # else REQUESTS_CA_BUNDLE overrides verify
-        self._session.verify = ca_file
+        self._session = PortKeepingSession(base_url, ca_file)  # msal's HTTP client is requests-shaped
         self._apps: dict[str, msal.PublicClientApplication] = {}
         self._tokens: dict[tuple[str, str], str] = {}
         self._lock = threading.Lock()

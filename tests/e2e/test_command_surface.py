@@ -49,8 +49,8 @@ def test_filter_select_and_measure_compose(rps: Endpoint) -> None:
         assert all(o["GrantSendOnBehalfTo"] for o in objects_of(ps))
 
 
-def test_bad_filter_gets_exchanges_error_and_the_session_goes_on(rps: Endpoint) -> None:
-    with rps.pool(PARTNER_ADMIN, CONTOSO) as pool:
+def test_bad_filter_gets_exchanges_error_and_the_session_goes_on(surface: Endpoint) -> None:
+    with surface.pool(PARTNER_ADMIN, CONTOSO) as pool:
         ps = invoke(pool, "Get-DistributionGroup", Filter="Nmae -eq 'x'")
         assert ps.had_errors
         (message,) = errors_of(ps)
@@ -59,8 +59,8 @@ def test_bad_filter_gets_exchanges_error_and_the_session_goes_on(rps: Endpoint) 
         assert objects_of(invoke(pool, "Get-DistributionGroup", ResultSize=1))
 
 
-def test_multi_valued_add_and_remove_and_any_proxy_address_as_identity(rps_rw: Endpoint) -> None:
-    with rps_rw.pool(PARTNER_ADMIN, CONTOSO) as pool:
+def test_multi_valued_add_and_remove_and_any_proxy_address_as_identity(surface_rw: Endpoint) -> None:
+    with surface_rw.pool(PARTNER_ADMIN, CONTOSO) as pool:
         ps = invoke(pool, "Set-Mailbox", Identity="AlexW", EmailAddresses={"Add": ["smtp:alex.wilber@contoso.com"]})
         assert not ps.had_errors, errors_of(ps)
         (mailbox,) = objects_of(invoke(pool, "Get-Mailbox", Identity="alex.wilber@contoso.com"))

@@ -6,16 +6,16 @@ import pytest
 from pypsrp.exceptions import AuthenticationError, WSManFaultError
 from pypsrp.powershell import PSInvocationState
 
-from tests.e2e.helpers import PARTNER_ADMIN, PARTNER_HELPDESK, Endpoint, errors_of, invoke, objects_of
+from tests.e2e.helpers import PARTNER_ADMIN, PARTNER_HELPDESK, Endpoint, errors_of, invoke, is_type, objects_of
 
 CONTOSO = "contoso.onmicrosoft.com"
 TAILSPIN_ADMIN = "admin@tailspintoys.onmicrosoft.com"
 
 
-def test_get_recipient_and_mail_users(rps: Endpoint) -> None:
-    with rps.pool(PARTNER_ADMIN, CONTOSO) as pool:
+def test_get_recipient_and_mail_users(surface: Endpoint) -> None:
+    with surface.pool(PARTNER_ADMIN, CONTOSO) as pool:
         ps = invoke(pool, "Get-Recipient", RecipientTypeDetails="MailContact")
-        assert ps.output[0].types[0] == "Microsoft.Exchange.Data.Directory.Management.ReducedRecipient"
+        assert is_type(ps, "Microsoft.Exchange.Data.Directory.Management.ReducedRecipient")
         assert len(objects_of(ps)) == 3
         users = objects_of(invoke(pool, "Get-MailUser"))
         assert len(users) == 2 and all(u["ExternalEmailAddress"].startswith("SMTP:") for u in users)
@@ -26,10 +26,10 @@ def test_get_recipient_and_mail_users(rps: Endpoint) -> None:
         ]
 
 
-def test_mail_contact_round_trip(rps_rw: Endpoint) -> None:
-    with rps_rw.pool(PARTNER_ADMIN, CONTOSO) as pool:
+def test_mail_contact_round_trip(surface_rw: Endpoint) -> None:
+    with surface_rw.pool(PARTNER_ADMIN, CONTOSO) as pool:
         ps = invoke(pool, "New-MailContact", Name="Kim Vendor", ExternalEmailAddress="kim@vendor.example")
-        assert ps.output[0].types[0] == "Microsoft.Exchange.Data.Directory.Management.MailContact"
+        assert is_type(ps, "Microsoft.Exchange.Data.Directory.Management.MailContact")
         assert objects_of(ps)[0]["ExternalEmailAddress"] == "SMTP:kim@vendor.example"
         ps = invoke(pool, "Set-MailContact", Identity="Kim Vendor", DisplayName="Kim (Vendor)")
         assert not ps.had_errors, errors_of(ps)
@@ -39,8 +39,8 @@ def test_mail_contact_round_trip(rps_rw: Endpoint) -> None:
         assert errors_of(invoke(pool, "Get-MailContact", Identity="Kim Vendor"))
 
 
-def test_help_desk_cannot_create_contacts(rps: Endpoint) -> None:
-    with rps.pool(PARTNER_HELPDESK, CONTOSO) as pool:
+def test_help_desk_cannot_create_contacts(surface: Endpoint) -> None:
+    with surface.pool(PARTNER_HELPDESK, CONTOSO) as pool:
         assert objects_of(invoke(pool, "Get-User", Identity="AdeleV"))
         ps = invoke(pool, "New-MailContact", Name="X", ExternalEmailAddress="x@example.com")
         assert ps.state == PSInvocationState.FAILED

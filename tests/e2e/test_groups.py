@@ -7,7 +7,7 @@ from typing import Any
 
 from pypsrp.powershell import PowerShell, PSInvocationState, RunspacePool
 
-from tests.e2e.helpers import PARTNER_ADMIN, PARTNER_HELPDESK, Endpoint, errors_of, invoke, objects_of
+from tests.e2e.helpers import PARTNER_ADMIN, PARTNER_HELPDESK, Endpoint, errors_of, invoke, is_type, objects_of
 
 CONTOSO = "contoso.onmicrosoft.com"
 
@@ -33,7 +33,7 @@ def test_get_distribution_group_and_members(rps: Endpoint) -> None:
     with rps.pool(PARTNER_ADMIN, CONTOSO) as pool:
         ps = invoke(pool, "Get-DistributionGroup", Identity="IT Admins")
         (group,) = objects_of(ps)
-        assert ps.output[0].types[0] == "Microsoft.Exchange.Data.Directory.Management.DistributionGroup"
+        assert is_type(ps, "Microsoft.Exchange.Data.Directory.Management.DistributionGroup")
         assert group["GroupType"] == "Universal, SecurityEnabled"
         assert group["RecipientTypeDetails"] == "MailUniversalSecurityGroup"
         assert group["ManagedBy"] == ["AdeleV"]
@@ -41,21 +41,21 @@ def test_get_distribution_group_and_members(rps: Endpoint) -> None:
             pool, ("Get-DistributionGroup", {"Identity": "All Staff"}), ("Get-DistributionGroupMember", {})
         )
         assert len(names(members)) == 30
-        assert members.output[0].types[0] == "Microsoft.Exchange.Data.Directory.Management.ReducedRecipient"
+        assert is_type(members, "Microsoft.Exchange.Data.Directory.Management.ReducedRecipient")
         missing = invoke(pool, "Get-DistributionGroupMember", Identity="No Such Group")
         assert "couldn't be found on" in errors_of(missing)[0]
 
 
-def test_get_unified_group(rps: Endpoint) -> None:
-    with rps.pool(PARTNER_ADMIN, CONTOSO) as pool:
+def test_get_unified_group(surface: Endpoint) -> None:
+    with surface.pool(PARTNER_ADMIN, CONTOSO) as pool:
         groups = {o["Name"]: o for o in objects_of(invoke(pool, "Get-UnifiedGroup"))}
         assert set(groups) == {"Project Phoenix", "Marketing Hub", "Social Club"}
         assert groups["Project Phoenix"]["AccessType"] == "Private"
         assert groups["Marketing Hub"]["GroupMemberCount"] == 6
 
 
-def test_group_lifecycle(rps_rw: Endpoint) -> None:
-    with rps_rw.pool(PARTNER_ADMIN, CONTOSO) as pool:
+def test_group_lifecycle(surface_rw: Endpoint) -> None:
+    with surface_rw.pool(PARTNER_ADMIN, CONTOSO) as pool:
         created = objects_of(invoke(pool, "New-DistributionGroup", Name="Launch Team", Members=["AdeleV", "AlexW"]))
         assert created[0]["PrimarySmtpAddress"] == "LaunchTeam@contoso.com"
         assert created[0]["RequireSenderAuthenticationEnabled"] is True
@@ -126,8 +126,8 @@ def test_piped_rooms_join_a_room_list(rps_rw: Endpoint) -> None:
         assert "Only room mailboxes and room lists can be members of a room list." in errors_of(user)[0]
 
 
-def test_help_desk_reads_groups_but_cannot_change_them(rps: Endpoint) -> None:
-    with rps.pool(PARTNER_HELPDESK, CONTOSO) as pool:
+def test_help_desk_reads_groups_but_cannot_change_them(surface: Endpoint) -> None:
+    with surface.pool(PARTNER_HELPDESK, CONTOSO) as pool:
         assert "All Staff" in names(invoke(pool, "Get-DistributionGroup"))
         assert len(names(invoke(pool, "Get-DistributionGroupMember", Identity="IT Admins"))) > 0
         for cmdlet, params in (

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pypsrp.powershell import PSInvocationState
 
-from tests.e2e.helpers import PARTNER_ADMIN, PARTNER_HELPDESK, Endpoint, errors_of, invoke, objects_of
+from tests.e2e.helpers import PARTNER_ADMIN, PARTNER_HELPDESK, Endpoint, errors_of, invoke, is_type, objects_of
 
 ORG = "contoso.onmicrosoft.com"
 
 
-def test_set_mailbox_quotas_addresses_and_type(rps_rw: Endpoint) -> None:
-    with rps_rw.pool(PARTNER_ADMIN, ORG) as pool:
+def test_set_mailbox_quotas_addresses_and_type(surface_rw: Endpoint) -> None:
+    with surface_rw.pool(PARTNER_ADMIN, ORG) as pool:
         ps = invoke(
             pool,
             "Set-Mailbox",
@@ -30,8 +30,8 @@ def test_set_mailbox_quotas_addresses_and_type(rps_rw: Endpoint) -> None:
         assert mbx["RecipientTypeDetails"] == "SharedMailbox"
 
 
-def test_set_mailbox_errors_in_exchanges_words(rps_rw: Endpoint) -> None:
-    with rps_rw.pool(PARTNER_ADMIN, ORG) as pool:
+def test_set_mailbox_errors_in_exchanges_words(surface_rw: Endpoint) -> None:
+    with surface_rw.pool(PARTNER_ADMIN, ORG) as pool:
         ps = invoke(pool, "Set-Mailbox", Identity="MeganB", IssueWarningQuota="100GB")
         assert errors_of(ps) == [
             "The value of property 'IssueWarningQuota' must be less than or equal to that of property "
@@ -45,20 +45,20 @@ def test_set_mailbox_errors_in_exchanges_words(rps_rw: Endpoint) -> None:
         ]
 
 
-def test_get_mailbox_filter(rps: Endpoint) -> None:
-    with rps.pool(PARTNER_ADMIN, ORG) as pool:
+def test_get_mailbox_filter(surface: Endpoint) -> None:
+    with surface.pool(PARTNER_ADMIN, ORG) as pool:
         found = objects_of(invoke(pool, "Get-Mailbox", Filter="Alias -eq 'MeganB'"))
         assert [m["Name"] for m in found] == ["MeganB"]
 
 
-def test_new_and_remove_mailbox(rps_rw: Endpoint) -> None:
-    with rps_rw.pool(PARTNER_ADMIN, ORG) as pool:
+def test_new_and_remove_mailbox(surface_rw: Endpoint) -> None:
+    with surface_rw.pool(PARTNER_ADMIN, ORG) as pool:
         ps = invoke(pool, "New-Mailbox", Name="Service Desk", Alias="servicedesk", Shared=None)
         assert errors_of(ps) == []
         [created] = objects_of(ps)
         assert created["RecipientTypeDetails"] == "SharedMailbox"
         assert created["PrimarySmtpAddress"] == "servicedesk@contoso.com"
-        assert ps.output[0].types[0] == "Microsoft.Exchange.Data.Directory.Management.Mailbox"
+        assert is_type(ps, "Microsoft.Exchange.Data.Directory.Management.Mailbox")
         dup = invoke(pool, "New-Mailbox", Name="Other Desk", Alias="servicedesk", Shared=None)
         assert "is already being used by the proxy addresses" in errors_of(dup)[0]
         refused = invoke(pool, "Remove-Mailbox", Identity="servicedesk")
@@ -68,8 +68,8 @@ def test_new_and_remove_mailbox(rps_rw: Endpoint) -> None:
         assert "couldn't be found" in errors_of(gone)[0]
 
 
-def test_helpdesk_cannot_create_change_or_remove_mailboxes(rps: Endpoint) -> None:
-    with rps.pool(PARTNER_HELPDESK, ORG) as pool:
+def test_helpdesk_cannot_create_change_or_remove_mailboxes(surface: Endpoint) -> None:
+    with surface.pool(PARTNER_HELPDESK, ORG) as pool:
         for cmdlet, params in (
             ("New-Mailbox", {"Name": "x", "Shared": None}),
             ("Set-Mailbox", {"Identity": "MeganB", "ProhibitSendQuota": "1GB"}),

@@ -4,23 +4,32 @@ from __future__ import annotations
 
 from pypsrp.powershell import PSInvocationState
 
-from tests.e2e.helpers import PARTNER_ADMIN, PARTNER_HELPDESK, Endpoint, errors_of, invoke, objects_of
+from tests.e2e.helpers import (
+    PARTNER_ADMIN,
+    PARTNER_HELPDESK,
+    Endpoint,
+    errors_of,
+    invoke,
+    is_type,
+    objects_of,
+    visible_cmdlets,
+)
 
 CONTOSO = "contoso.onmicrosoft.com"
 
 
-def test_get_organization_config_and_accepted_domains(rps: Endpoint) -> None:
-    with rps.pool(PARTNER_ADMIN, CONTOSO) as pool:
+def test_get_organization_config_and_accepted_domains(surface: Endpoint) -> None:
+    with surface.pool(PARTNER_ADMIN, CONTOSO) as pool:
         ps = invoke(pool, "Get-OrganizationConfig")
         [org] = objects_of(ps)
-        assert ps.output[0].types[0].endswith("Microsoft.Exchange.Data.Directory.Management.OrganizationConfig")
+        assert is_type(ps, "Microsoft.Exchange.Data.Directory.Management.OrganizationConfig")
         assert (org["Name"], org["OAuth2ClientProfileEnabled"], org["AuditDisabled"]) == (CONTOSO, True, False)
         domains = {d["DomainName"]: d["Default"] for d in objects_of(invoke(pool, "Get-AcceptedDomain"))}
         assert domains == {CONTOSO: False, "contoso.com": True}
 
 
-def test_get_remote_domain_and_transport_config(rps: Endpoint) -> None:
-    with rps.pool(PARTNER_ADMIN, CONTOSO) as pool:
+def test_get_remote_domain_and_transport_config(surface: Endpoint) -> None:
+    with surface.pool(PARTNER_ADMIN, CONTOSO) as pool:
         [remote] = objects_of(invoke(pool, "Get-RemoteDomain", Identity="Default"))
         assert (remote["DomainName"], remote["AutoForwardEnabled"], remote["TNEFEnabled"]) == ("*", True, None)
         [config] = objects_of(invoke(pool, "Get-TransportConfig"))
@@ -30,8 +39,8 @@ def test_get_remote_domain_and_transport_config(rps: Endpoint) -> None:
         assert missing[0].startswith("The operation couldn't be performed because object 'nowhere' couldn't be found")
 
 
-def test_get_transport_rules_of_contoso(rps: Endpoint) -> None:
-    with rps.pool(PARTNER_ADMIN, CONTOSO) as pool:
+def test_get_transport_rules_of_contoso(surface: Endpoint) -> None:
+    with surface.pool(PARTNER_ADMIN, CONTOSO) as pool:
         rules = objects_of(invoke(pool, "Get-TransportRule"))
         assert [(r["Priority"], r["Name"]) for r in rules] == [
             (0, "Block executable attachments"),
@@ -41,17 +50,17 @@ def test_get_transport_rules_of_contoso(rps: Endpoint) -> None:
         assert "Prepend the subject with '[EXTERNAL]'" in rules[1]["Description"]
 
 
-def test_helpdesk_is_refused_organization_cmdlets(rps: Endpoint) -> None:
-    with rps.pool(PARTNER_HELPDESK, CONTOSO) as pool:
-        names = {m.name for m in pool.get_command_metadata(["*"])}
+def test_helpdesk_is_refused_organization_cmdlets(surface: Endpoint) -> None:
+    with surface.pool(PARTNER_HELPDESK, CONTOSO) as pool:
+        names = visible_cmdlets(pool)
         assert "Get-OrganizationConfig" not in names and "Get-TransportRule" not in names
         ps = invoke(pool, "Get-OrganizationConfig")
         assert ps.state == PSInvocationState.FAILED
         assert "isn't assigned to any management roles" in str(ps.streams.error[0])
 
 
-def test_set_organization_and_transport_config(rps_rw: Endpoint) -> None:
-    with rps_rw.pool(PARTNER_ADMIN, CONTOSO) as pool:
+def test_set_organization_and_transport_config(surface_rw: Endpoint) -> None:
+    with surface_rw.pool(PARTNER_ADMIN, CONTOSO) as pool:
         ps = invoke(pool, "Set-OrganizationConfig", MailTipsExternalRecipientsTipsEnabled=True)
         assert not errors_of(ps)
         assert objects_of(invoke(pool, "Get-OrganizationConfig"))[0]["MailTipsExternalRecipientsTipsEnabled"] is True
@@ -65,8 +74,8 @@ def test_set_organization_and_transport_config(rps_rw: Endpoint) -> None:
         assert "must be between 0 and 1000" in bad[0]
 
 
-def test_remote_domain_lifecycle(rps_rw: Endpoint) -> None:
-    with rps_rw.pool(PARTNER_ADMIN, CONTOSO) as pool:
+def test_remote_domain_lifecycle(surface_rw: Endpoint) -> None:
+    with surface_rw.pool(PARTNER_ADMIN, CONTOSO) as pool:
         [created] = objects_of(invoke(pool, "New-RemoteDomain", Name="Fabrikam", DomainName="fabrikam.com"))
         assert created["DomainName"] == "fabrikam.com"
         assert not errors_of(invoke(pool, "Set-RemoteDomain", Identity="Fabrikam", AutoForwardEnabled=False))
@@ -77,8 +86,8 @@ def test_remote_domain_lifecycle(rps_rw: Endpoint) -> None:
         assert [d["Name"] for d in objects_of(invoke(pool, "Get-RemoteDomain"))] == ["Default"]
 
 
-def test_transport_rule_lifecycle(rps_rw: Endpoint) -> None:
-    with rps_rw.pool(PARTNER_ADMIN, CONTOSO) as pool:
+def test_transport_rule_lifecycle(surface_rw: Endpoint) -> None:
+    with surface_rw.pool(PARTNER_ADMIN, CONTOSO) as pool:
         ps = invoke(
             pool,
             "New-TransportRule",

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from pypsrp.powershell import PSInvocationState
 
-from tests.e2e.helpers import PARTNER_ADMIN, PARTNER_HELPDESK, Endpoint, errors_of, invoke, objects_of
+from tests.e2e.helpers import PARTNER_ADMIN, PARTNER_HELPDESK, Endpoint, errors_of, invoke, is_type, objects_of
 
 CONTOSO = "contoso.onmicrosoft.com"
 DENIED = "isn't assigned to any management roles"
 
 
-def test_mailbox_permission_round_trip(rps_rw: Endpoint) -> None:
-    with rps_rw.pool(PARTNER_ADMIN, CONTOSO) as pool:
+def test_mailbox_permission_round_trip(surface_rw: Endpoint) -> None:
+    with surface_rw.pool(PARTNER_ADMIN, CONTOSO) as pool:
         ps = invoke(pool, "Add-MailboxPermission", Identity="Finance Team", User="EmilyB", AccessRights="FullAccess")
         assert not ps.had_errors, errors_of(ps)
-        assert ps.output[0].types[0] == "Microsoft.Exchange.Management.RecipientTasks.MailboxAcePresentationObject"
+        assert is_type(ps, "Microsoft.Exchange.Management.RecipientTasks.MailboxAcePresentationObject")
         listed = objects_of(invoke(pool, "Get-MailboxPermission", Identity="Finance Team"))
         assert listed[0]["User"] == "NT AUTHORITY\\SELF"
         assert listed[0]["AccessRights"] == ["FullAccess", "ReadPermission"]
@@ -44,18 +44,18 @@ def test_mailbox_permission_round_trip(rps_rw: Endpoint) -> None:
         ]
 
 
-def test_remove_without_confirm_false_is_refused_without_a_host(rps_rw: Endpoint) -> None:
-    with rps_rw.pool(PARTNER_ADMIN, CONTOSO) as pool:
+def test_remove_without_confirm_false_is_refused_without_a_host(surface_rw: Endpoint) -> None:
+    with surface_rw.pool(PARTNER_ADMIN, CONTOSO) as pool:
         ps = invoke(pool, "Remove-MailboxPermission", Identity="sales", User="AdeleV", AccessRights="FullAccess")
         assert ps.state == PSInvocationState.FAILED
 
 
-def test_send_as_round_trip(rps_rw: Endpoint) -> None:
-    with rps_rw.pool(PARTNER_ADMIN, CONTOSO) as pool:
+def test_send_as_round_trip(surface_rw: Endpoint) -> None:
+    with surface_rw.pool(PARTNER_ADMIN, CONTOSO) as pool:
         ps = invoke(
             pool, "Add-RecipientPermission", Identity="support", Trustee="LidiaH", AccessRights="SendAs", Confirm=False
         )
-        assert ps.output[0].types[0] == "Microsoft.Exchange.Management.RecipientTasks.RecipientPermission"
+        assert is_type(ps, "Microsoft.Exchange.Management.RecipientTasks.RecipientPermission")
         (entry,) = objects_of(ps)
         assert (entry["Trustee"], entry["AccessControlType"]) == ("LidiaH@contoso.com", "Allow")
         reverse = objects_of(invoke(pool, "Get-RecipientPermission", Trustee="LidiaH"))
@@ -72,10 +72,10 @@ def test_send_as_round_trip(rps_rw: Endpoint) -> None:
         assert "LidiaH@contoso.com" not in {e["Trustee"] for e in after}
 
 
-def test_folder_permission_round_trip_and_texts(rps_rw: Endpoint) -> None:
-    with rps_rw.pool(PARTNER_ADMIN, CONTOSO) as pool:
+def test_folder_permission_round_trip_and_texts(surface_rw: Endpoint) -> None:
+    with surface_rw.pool(PARTNER_ADMIN, CONTOSO) as pool:
         ps = invoke(pool, "Get-MailboxFolderPermission", Identity="RaulR@contoso.com:\\Calendar")
-        assert ps.output[0].types[0] == "Microsoft.Exchange.Management.StoreTasks.MailboxFolderPermission"
+        assert is_type(ps, "Microsoft.Exchange.Management.StoreTasks.MailboxFolderPermission")
         assert [(e["User"], e["AccessRights"]) for e in objects_of(ps)][:2] == [
             ("Default", ["AvailabilityOnly"]),
             ("Anonymous", ["None"]),
@@ -102,8 +102,8 @@ def test_folder_permission_round_trip_and_texts(rps_rw: Endpoint) -> None:
         assert errors_of(ps) == ["There is no existing permission entry found for user: Sara Davis."]
 
 
-def test_help_desk_reads_permissions_but_cannot_change_them(rps: Endpoint) -> None:
-    with rps.pool(PARTNER_HELPDESK, CONTOSO) as pool:
+def test_help_desk_reads_permissions_but_cannot_change_them(surface: Endpoint) -> None:
+    with surface.pool(PARTNER_HELPDESK, CONTOSO) as pool:
         assert objects_of(invoke(pool, "Get-MailboxPermission", Identity="sales"))
         assert objects_of(invoke(pool, "Get-MailboxFolderPermission", Identity="AdeleV:\\Calendar"))
         for cmdlet, params in (

@@ -4,20 +4,16 @@ from __future__ import annotations
 
 from pypsrp.powershell import PSInvocationState
 
-from tests.e2e.helpers import PARTNER_ADMIN, PARTNER_HELPDESK, Endpoint, errors_of, invoke, objects_of
+from tests.e2e.helpers import PARTNER_ADMIN, PARTNER_HELPDESK, Endpoint, errors_of, invoke, is_type, objects_of
 
 CONTOSO = "contoso.onmicrosoft.com"
 
 
-def test_default_policies(rps: Endpoint) -> None:
-    with rps.pool(PARTNER_ADMIN, CONTOSO) as pool:
+def test_default_policies(surface: Endpoint) -> None:
+    with surface.pool(PARTNER_ADMIN, CONTOSO) as pool:
         ps = invoke(pool, "Get-HostedContentFilterPolicy")
         [spam] = objects_of(ps)
-        assert (
-            ps.output[0]
-            .types[0]
-            .endswith("Microsoft.Exchange.Data.Directory.SystemConfiguration.HostedContentFilterPolicy")
-        )
+        assert is_type(ps, "Microsoft.Exchange.Data.Directory.SystemConfiguration.HostedContentFilterPolicy")
         assert (spam["Name"], spam["IsDefault"], spam["BulkThreshold"], spam["SpamAction"]) == (
             "Default",
             True,
@@ -32,22 +28,22 @@ def test_default_policies(rps: Endpoint) -> None:
         assert (phish["Name"], phish["PhishThresholdLevel"]) == ("Office365 AntiPhish Default", 1)
 
 
-def test_seeded_baselines_of_other_customers(rps: Endpoint) -> None:
-    with rps.pool(PARTNER_ADMIN, "fabrikam.onmicrosoft.com") as pool:
+def test_seeded_baselines_of_other_customers(surface: Endpoint) -> None:
+    with surface.pool(PARTNER_ADMIN, "fabrikam.onmicrosoft.com") as pool:
         assert objects_of(invoke(pool, "Get-HostedOutboundSpamFilterPolicy"))[0]["AutoForwardingMode"] == "On"
-    with rps.pool(PARTNER_ADMIN, "tailspintoys.onmicrosoft.com") as pool:
+    with surface.pool(PARTNER_ADMIN, "tailspintoys.onmicrosoft.com") as pool:
         assert objects_of(invoke(pool, "Get-HostedContentFilterPolicy", Identity="Default"))[0]["BulkThreshold"] == 9
 
 
-def test_helpdesk_cannot_read_or_set_policies(rps: Endpoint) -> None:
-    with rps.pool(PARTNER_HELPDESK, CONTOSO) as pool:
+def test_helpdesk_cannot_read_or_set_policies(surface: Endpoint) -> None:
+    with surface.pool(PARTNER_HELPDESK, CONTOSO) as pool:
         ps = invoke(pool, "Get-HostedContentFilterPolicy")
         assert ps.state == PSInvocationState.FAILED
         assert "isn't assigned to any management roles" in str(ps.streams.error[0])
 
 
-def test_set_policies_and_validation(rps_rw: Endpoint) -> None:
-    with rps_rw.pool(PARTNER_ADMIN, CONTOSO) as pool:
+def test_set_policies_and_validation(surface_rw: Endpoint) -> None:
+    with surface_rw.pool(PARTNER_ADMIN, CONTOSO) as pool:
         assert not errors_of(
             invoke(pool, "Set-HostedOutboundSpamFilterPolicy", Identity="Default", AutoForwardingMode="Off")
         )

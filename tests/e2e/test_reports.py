@@ -10,7 +10,16 @@ from pypsrp.powershell import PSInvocationState
 
 from aobo.domain.passwords import hash_password
 from tests.e2e.conftest import PASSWORD
-from tests.e2e.helpers import PARTNER_ADMIN, PARTNER_HELPDESK, Endpoint, errors_of, objects_of, run
+from tests.e2e.helpers import (
+    PARTNER_ADMIN,
+    PARTNER_HELPDESK,
+    Endpoint,
+    errors_of,
+    is_type,
+    objects_of,
+    run,
+    visible_cmdlets,
+)
 
 CONTOSO = "contoso.onmicrosoft.com"
 _CONTINUATION = re.compile(r'-EndDate "([^"]+)" -StartingRecipientAddress "([^"]+)"')
@@ -28,9 +37,9 @@ def iso(value: datetime) -> str:
     return value.isoformat()
 
 
-def test_get_message_trace_main_path_and_validation(rps: Endpoint) -> None:
+def test_get_message_trace_main_path_and_validation(surface: Endpoint) -> None:
     now = datetime.now(UTC)
-    with rps.pool(PARTNER_ADMIN, CONTOSO) as pool:
+    with surface.pool(PARTNER_ADMIN, CONTOSO) as pool:
         ps = run(
             pool,
             "Get-MessageTrace",
@@ -39,7 +48,7 @@ def test_get_message_trace_main_path_and_validation(rps: Endpoint) -> None:
             ("PageSize", 50),
         )
         assert not ps.had_errors
-        assert ps.output[0].types[0] == "Microsoft.Exchange.Management.FfoReporting.MessageTrace"
+        assert is_type(ps, "Microsoft.Exchange.Management.FfoReporting.MessageTrace")
         rows = objects_of(ps)
         assert len(rows) == 50
         assert rows[0]["Organization"] == CONTOSO and rows[0]["Index"] == 0 and rows[-1]["Index"] == 49
@@ -57,10 +66,10 @@ def test_get_message_trace_main_path_and_validation(rps: Endpoint) -> None:
         assert "greater than the maximum allowed range of 5000" in errors_of(too_big)[0]
 
 
-def test_get_message_trace_v2_pages_with_the_warning(rps: Endpoint) -> None:
+def test_get_message_trace_v2_pages_with_the_warning(surface: Endpoint) -> None:
     now = datetime.now(UTC)
     start = iso(now - timedelta(days=10))
-    with rps.pool(PARTNER_ADMIN, CONTOSO) as pool:
+    with surface.pool(PARTNER_ADMIN, CONTOSO) as pool:
         whole = objects_of(
             run(pool, "Get-MessageTraceV2", ("StartDate", start), ("EndDate", iso(now)), ("ResultSize", 5000))
         )
@@ -92,9 +101,9 @@ def test_get_message_trace_v2_pages_with_the_warning(rps: Endpoint) -> None:
         assert errors_of(wide) and "10 days" in errors_of(wide)[0] and wide.output == []
 
 
-def test_help_desk_is_refused_the_trace(rps: Endpoint) -> None:
-    with rps.pool(PARTNER_HELPDESK, CONTOSO) as pool:
-        names = {m.name for m in pool.get_command_metadata(["*"])}
+def test_help_desk_is_refused_the_trace(surface: Endpoint) -> None:
+    with surface.pool(PARTNER_HELPDESK, CONTOSO) as pool:
+        names = visible_cmdlets(pool)
         assert not names & {"Get-MessageTrace", "Get-MessageTraceV2", "Search-AdminAuditLog"}
         for cmdlet in ("Get-MessageTrace", "Get-MessageTraceV2", "Search-AdminAuditLog"):
             ps = run(pool, cmdlet)
@@ -102,8 +111,8 @@ def test_help_desk_is_refused_the_trace(rps: Endpoint) -> None:
             assert "isn't assigned to any management roles" in errors_of(ps)[0]
 
 
-def test_recipient_management_traces_but_cannot_read_the_audit_log(rps_rw: Endpoint) -> None:
-    store = rps_rw.store
+def test_recipient_management_traces_but_cannot_read_the_audit_log(surface_rw: Endpoint) -> None:
+    store = surface_rw.store
     contoso = store.resolve_tenant(CONTOSO)
     upn = f"recipients@{CONTOSO}"
     if store.find_user(upn) is None:
@@ -114,7 +123,7 @@ def test_recipient_management_traces_but_cannot_read_the_audit_log(rps_rw: Endpo
             password_hash=hash_password(PASSWORD),
             role_groups=("Recipient Management",),
         )
-    with rps_rw.pool(upn, None) as pool:
+    with surface_rw.pool(upn, None) as pool:
         ps = run(pool, "Get-MessageTraceV2", ("ResultSize", 5))
         assert not ps.had_errors and all(r["Organization"] == CONTOSO for r in objects_of(ps))
         audit = run(pool, "Search-AdminAuditLog")
@@ -128,8 +137,8 @@ def _search(pool: Any, *params: tuple[str, object]) -> list[dict[str, Any]]:
     return objects_of(ps)
 
 
-def test_search_admin_audit_log_finds_a_change_by_object_and_keeps_tenants_apart(rps_rw: Endpoint) -> None:
-    with rps_rw.pool(PARTNER_ADMIN, CONTOSO) as pool:
+def test_search_admin_audit_log_finds_a_change_by_object_and_keeps_tenants_apart(surface_rw: Endpoint) -> None:
+    with surface_rw.pool(PARTNER_ADMIN, CONTOSO) as pool:
         ps = run(pool, "Set-Mailbox", ("Identity", "MeganB"), ("CustomAttribute7", "audited"))
         assert not ps.had_errors, errors_of(ps)
         found = _search(pool, ("ObjectIds", "meganb"))
@@ -141,11 +150,9 @@ def test_search_admin_audit_log_finds_a_change_by_object_and_keeps_tenants_apart
         parameters = {p["Name"]: p["Value"] for p in event["CmdletParameters"]}
         assert parameters == {"Identity": "MeganB", "CustomAttribute7": "audited"}
         ps = run(pool, "Search-AdminAuditLog", ("Cmdlets", "Set-Mailbox"), ("UserIds", PARTNER_ADMIN))
-        assert ps.output and ps.output[0].types[0] == (
-            "Microsoft.Exchange.Management.SystemConfigurationTasks.AdminAuditLogEvent"
-        )
+        assert ps.output and is_type(ps, "Microsoft.Exchange.Management.SystemConfigurationTasks.AdminAuditLogEvent")
         # Reads are not audited.
         assert _search(pool, ("Cmdlets", "Get-Mailbox")) == []
-    with rps_rw.pool(PARTNER_ADMIN, "tailspintoys.onmicrosoft.com") as pool:
+    with surface_rw.pool(PARTNER_ADMIN, "tailspintoys.onmicrosoft.com") as pool:
         assert _search(pool, ("ObjectIds", "MeganB")) == []
         assert all(e["ObjectModified"] != "MeganB" for e in _search(pool))

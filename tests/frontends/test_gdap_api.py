@@ -9,7 +9,6 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import msal
@@ -23,6 +22,7 @@ from aobo.domain.store import Store
 from aobo.frontends.oauth import AUDIENCE, KeySet, validate_access_token
 from aobo.server import BackgroundServer
 from aobo.settings import Settings
+from tests.identity_support import PortKeepingSession
 
 PASSWORD = "Gdap-Api-Test-1!"
 PARTNER = "northwindit.onmicrosoft.com"
@@ -341,25 +341,9 @@ def test_an_agent_in_a_gdap_group_lists_both_kinds(server: BackgroundServer, cli
 # -- the token's wids ------------------------------------------------------------------------------------
 
 
-class PortKeepingSession(requests.Session):
-    """msal asks ``/common/userrealm`` on the authority's host without its port; put the port back."""
-
-    def __init__(self, base_url: str) -> None:
-        super().__init__()
-        self.base_url = base_url
-        self.portless = f"https://{urlsplit(base_url).hostname}/"
-
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
-        if isinstance(url, str) and url.startswith(self.portless):
-            url = f"{self.base_url}/{url[len(self.portless) :]}"
-        return super().request(method, url, *args, **kwargs)
-
-
 @pytest.fixture(scope="module")
 def http(server: BackgroundServer) -> Iterator[requests.Session]:
-    with PortKeepingSession(server.base_url) as session:
-        session.trust_env = False
-        session.verify = str(server.ca_file)
+    with PortKeepingSession(server.base_url, str(server.ca_file)) as session:
         yield session
 
 

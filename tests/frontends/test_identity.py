@@ -9,7 +9,6 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import jwt
 import msal
@@ -29,6 +28,7 @@ from aobo.frontends.oauth import (
 from aobo.frontends.oauth.keys import keys_dir
 from aobo.server import BackgroundServer
 from aobo.settings import Settings
+from tests.identity_support import PortKeepingSession
 
 PASSWORD = "Identity-Test-1!"
 CLIENT_ID = "fb78d390-0c51-40cd-8e17-fdbfab77341b"  # the ExchangeOnlineManagement module
@@ -54,27 +54,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundServe
     store.close()
 
 
-class PortKeepingSession(requests.Session):
-    """msal drops the authority's port when it asks ``/common/userrealm`` (it uses the host name only,
-    as Entra is always on 443); put the test server's port back on such URLs."""
-
-    def __init__(self, base_url: str) -> None:
-        super().__init__()
-        self.base_url = base_url
-        self.portless = f"https://{urlsplit(base_url).hostname}/"
-
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
-        if isinstance(url, str) and url.startswith(self.portless):
-            url = f"{self.base_url}/{url[len(self.portless) :]}"
-        return super().request(method, url, *args, **kwargs)
-
-
 @pytest.fixture(scope="module")
 def http(server: BackgroundServer) -> Iterator[requests.Session]:
-    with PortKeepingSession(server.base_url) as session:
-        # REQUESTS_CA_BUNDLE in the environment would otherwise override session.verify.
-        session.trust_env = False
-        session.verify = str(server.ca_file)
+    with PortKeepingSession(server.base_url, str(server.ca_file)) as session:
         yield session
 
 

@@ -127,13 +127,11 @@ def app_principal(app: AppRegistration) -> User:
     )
 
 
-def _app_role_unsupported(app: AppRegistration) -> AccessDenied:
-    return AccessDenied(
-        authz_failure(
-            f"The role assigned to application {app.app_id} isn't supported in this scenario. Please check online "
-            "documentation for assigning correct Directory Roles to Azure AD Application for EXO App-Only "
-            "Authentication."
-        )
+def app_role_unsupported(app: AppRegistration) -> str:
+    return authz_failure(
+        f"The role assigned to application {app.app_id} isn't supported in this scenario. Please check online "
+        "documentation for assigning correct Directory Roles to Azure AD Application for EXO App-Only "
+        "Authentication."
     )
 
 
@@ -151,5 +149,5 @@ def open_app_scope(store: Store, app: AppRegistration, tenant_ref: str | None) -
         raise _denied(principal, ref)
     roles = roles_for_entra(assigned)
     if not roles:
-        raise _app_role_unsupported(app)
+        raise AccessDenied(app_role_unsupported(app))
     return SessionScope(principal, home, tenant, roles, entra_roles=assigned)

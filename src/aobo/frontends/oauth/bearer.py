@@ -24,7 +24,7 @@ from typing import Any
 
 import jwt
 
-from aobo.cmdlets.access import SessionScope, open_scope
+from aobo.cmdlets.access import SessionScope, app_role_unsupported, open_app_scope, open_scope
 from aobo.cmdlets.roles import roles_for_entra
 from aobo.domain.models import Tenant, User
 from aobo.domain.store import Store
@@ -46,7 +46,7 @@ DESCRIPTIONS: dict[str, str] = {
     "tenant": "The access token was not issued for the organization named in the request.",
     "type": "The token is not an access token.",
     "user": "The user the access token was issued to no longer exists, or is locked out.",
-    "app": "App-only access tokens are not accepted by this service.",
+    "app": "The application the access token was issued to no longer exists.",
 }
 
 
@@ -137,7 +137,9 @@ class BearerAuthenticator:
         takes it, as the remote PowerShell endpoint does when it opens a session)."""
         claims = self.claims(token, tenant)
         if str(claims.get("idtyp", "user")).lower() == "app":
-            raise BearerRejected("app")
+            raise BearerRejected(
+                "app", "App-only access tokens open no remote PowerShell session here; use the REST API."
+            )
         return self._user_of(claims)
 
     def _user_of(self, claims: dict[str, Any]) -> User:
@@ -159,9 +161,19 @@ class BearerAuthenticator:
                     f'Access is denied. The roles in the access token of "{user.user_principal_name}" grant no '
                     f"Exchange management role in '{tenant.initial_domain}'."
                 )
-            scope = SessionScope(scope.caller, scope.caller_tenant, scope.tenant, roles)
+            held = scope.entra_roles & frozenset(str(w).lower() for w in wids)
+            scope = SessionScope(scope.caller, scope.caller_tenant, scope.tenant, roles, held)
         return scope
 
     def _app_scope(self, claims: dict[str, Any], tenant: Tenant) -> SessionScope:
-        """App-only tokens: the application and its roles in ``tenant`` (``access.open_app_scope``)."""
-        raise BearerRejected("app")
+        """App-only tokens: the application and its roles in ``tenant`` now (``access.open_app_scope``),
+        never more than the directory roles the token names."""
+        app = self.store.apps.get(str(claims.get("appid", "")))
+        if app is None or str(app.object_id).lower() != str(claims.get("oid", "")).lower():
+            raise BearerRejected("app")
+        scope = open_app_scope(self.store, app, tenant.initial_domain)
+        wids = frozenset(str(w).lower() for w in claims.get("wids") or ())
+        roles = scope.roles & roles_for_entra(wids)
+        if not roles:
+            raise AccessDenied(app_role_unsupported(app))
+        return SessionScope(scope.caller, scope.caller_tenant, scope.tenant, roles, scope.entra_roles & wids)
