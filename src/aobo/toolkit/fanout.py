@@ -735,9 +735,15 @@ async def run_across(
         resumed=resumed,
         close_timeout=close_timeout,
     )
-    async with contextlib.aclosing(engine.results()) as results:
-        async for result in results:
-            yield result
+    try:
+        async with contextlib.aclosing(engine.results()) as results:
+            async for result in results:
+                yield result
+    finally:
+        # An opener that keeps connections across tenants (REST's) is done with them now.
+        closing = getattr(opener, "aclose", None)
+        if closing is not None:
+            await closing()
 
 
 async def _next(results: AsyncIterator[T]) -> T:
