@@ -278,6 +278,7 @@ class TokenProvider:
         self._tokens: dict[str, AccessToken] = {}
         self._lock = threading.Lock()  # the app table, the memo, the cache file
         self._tenant_locks: dict[str, threading.Lock] = {}
+        self._sign_in_lock = threading.Lock()
         self._async_locks: dict[tuple[int, str], asyncio.Lock] = {}
         self._device_user: str | None = None
 
@@ -371,14 +372,32 @@ class TokenProvider:
             if force_refresh:
                 self._forget_app_tokens(app)
             return app.acquire_token_for_client(self.scopes)
+        result = self._silent(app, force_refresh)
+        if result is not None and "access_token" in result:
+            return result
+        # One sign-in at a time: the tenants of a fan-out's first wave wait for it, then go silently.
+        with self._sign_in_lock:
+            result = self._silent(app, force_refresh=False)
+            if result is not None and "access_token" in result:
+                return result
+            if isinstance(sign_in, Credential):
+                return app.acquire_token_by_username_password(sign_in.username, sign_in.password(), self.scopes)
+            if result is not None:
+                return result  # signed in already, and this tenant refused: asking for a new code would not help
+            return self._device_flow(tenant)
+
+    def _silent(self, app: Any, force_refresh: bool) -> Mapping[str, Any] | None:
+        """A token from the cache (refreshed if needed); msal's error if an account is there but no
+        token came; None when nobody has signed in yet."""
         accounts = app.get_accounts(username=self.username) if self.username else app.get_accounts()
+        result: Mapping[str, Any] | None = None
         for account in accounts:
             result = app.acquire_token_silent_with_error(self.scopes, account, force_refresh=force_refresh)
             if result and "access_token" in result:
                 return result
-        if isinstance(sign_in, Credential):
-            return app.acquire_token_by_username_password(sign_in.username, sign_in.password(), self.scopes)
-        return self._device_flow(tenant)
+        if accounts and not result:
+            return {"error": "interaction_required", "error_description": "The cached sign-in gave no token."}
+        return result
 
     def _device_flow(self, tenant: str) -> Mapping[str, Any] | None:
         # The first sign-in goes to the user's home tenant when known; others then come from its refresh token.
@@ -393,7 +412,7 @@ class TokenProvider:
             claims = result.get("id_token_claims") or {}
             self._device_user = claims.get("preferred_username") or self._device_user
             if home is not None and home.casefold() != tenant.casefold():
-                return self._acquire(tenant, force_refresh=False)  # now silent, from the refresh token
+                return self._silent(self._app(tenant), force_refresh=False)  # from the refresh token
         return result
 
     def _forget_app_tokens(self, app: Any) -> None:
