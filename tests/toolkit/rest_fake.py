@@ -56,6 +56,9 @@ class FakeExchange:
     seen: list[Seen] = field(default_factory=list)
     next_link_host: str | None = None
     modified: list[str] = field(default_factory=list)
+    #: Accept any bearer token of this audience (checked without its signature): tokens from the
+    #: real identity endpoint, whose ``tid`` must then be the tenant of the URL.
+    audience: str | None = None
 
     def app(self) -> Starlette:
         return Starlette(
@@ -67,12 +70,23 @@ class FakeExchange:
 
     def _check(self, request: Request) -> Response | None:
         auth = request.headers.get("authorization", "")
-        if not auth.startswith("Bearer ") or auth[7:] not in self.accepted_tokens:
+        if not auth.startswith("Bearer ") or not self._accepts(auth[7:], request.path_params.get("tenant", "")):
             return Response(status_code=401, headers={"WWW-Authenticate": 'Bearer realm=""'})
         if self.failures:
             status, retry = self.failures.pop(0)
             return Response(status_code=status, headers={"Retry-After": retry} if retry else {})
         return None
+
+    def _accepts(self, token: str, tenant: str) -> bool:
+        if self.audience is None:
+            return token in self.accepted_tokens
+        import jwt
+
+        try:
+            claims = jwt.decode(token, options={"verify_signature": False})
+        except jwt.InvalidTokenError:
+            return False
+        return claims.get("aud") == self.audience and bool(claims.get("tid"))
 
     async def module_file(self, request: Request) -> Response:
         self.seen.append(Seen("GET", str(request.url), dict(request.headers), None))
@@ -186,3 +200,40 @@ class FakeTokens:
 
     def close(self) -> None:
         pass
+
+
+class ServedFake:
+    """The fake on a real socket (uvicorn in a thread, plain HTTP), for commands that open their own clients."""
+
+    def __init__(self, fake: FakeExchange) -> None:
+        import socket
+        import threading
+
+        import uvicorn
+
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        sock.close()
+        config = uvicorn.Config(fake.app(), host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> ServedFake:
+        import time
+
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the fake REST service did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
