@@ -190,3 +190,123 @@ def test_device_code_prints_msals_message(live: LiveServer) -> None:
         assert "user_code" in flow and flow.get("message")
     finally:
         p.close()
+
+
+# ---------------------------------------------------------------------------------------- app-only, device code
+
+
+class FakeIdP:
+    """msal's http_client answering as Entra does for client credentials and the device code flow."""
+
+    BASE = "https://login.microsoftonline.com"
+
+    def __init__(self) -> None:
+        self.grants: list[dict[str, str]] = []
+        self.issued = 0
+
+    @staticmethod
+    def _response(url: str, payload: dict[str, Any], status: int = 200) -> Any:
+        import httpx
+
+        return httpx.Response(status, json=payload, request=httpx.Request("GET", url))
+
+    def get(self, url: str, params: Any = None, headers: Any = None, **kwargs: Any) -> Any:
+        if "/discovery/instance" in url:  # msal asks before using a token cache of Microsoft's cloud
+            host = "login.microsoftonline.com"
+            return self._response(
+                url,
+                {"metadata": [{"preferred_network": host, "preferred_cache": host, "aliases": [host]}]},
+            )
+        tenant = url[len(self.BASE) + 1 :].split("/")[0]
+        root = f"{self.BASE}/{tenant}"
+        return self._response(
+            url,
+            {
+                "authorization_endpoint": f"{root}/oauth2/v2.0/authorize",
+                "token_endpoint": f"{root}/oauth2/v2.0/token",
+                "device_authorization_endpoint": f"{root}/oauth2/v2.0/devicecode",
+                "issuer": f"{root}/v2.0",
+            },
+        )
+
+    def post(self, url: str, params: Any = None, data: Any = None, headers: Any = None, **kwargs: Any) -> Any:
+        import base64
+        import json
+
+        form = dict(data or {})
+        if url.endswith("/devicecode"):
+            return self._response(
+                url,
+                {
+                    "device_code": "dc",
+                    "user_code": "ABCD-EFGH",
+                    "verification_uri": "https://microsoft.com/devicelogin",
+                    "expires_in": 900,
+                    "interval": 0,
+                    "message": "To sign in, use a web browser to open https://microsoft.com/devicelogin and enter "
+                    "the code ABCD-EFGH to authenticate.",
+                },
+            )
+        self.grants.append(form)
+        self.issued += 1
+        answer: dict[str, Any] = {"access_token": f"at-{self.issued}", "token_type": "Bearer", "expires_in": 3600}
+        if form.get("grant_type") != "client_credentials":
+            tenant = url[len(self.BASE) + 1 :].split("/")[0]
+            claims = {
+                "aud": CLIENT_ID,
+                "iss": f"{self.BASE}/{tenant}/v2.0",
+                "oid": "user-oid",
+                "tid": tenant,
+                "preferred_username": PARTNER_ADMIN,
+            }
+            answer["id_token"] = "e30." + base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+            answer["id_token"] += ".sig"
+            info = base64.urlsafe_b64encode(json.dumps({"uid": "user-oid", "utid": "home-tid"}).encode())
+            answer["client_info"] = info.decode().rstrip("=")
+            answer["refresh_token"] = f"rt-{self.issued}"
+        return self._response(url, answer)
+
+    def close(self) -> None:
+        pass
+
+
+CLIENT_ID = "fb78d390-0c51-40cd-8e17-fdbfab77341b"
+
+
+def test_app_only_tokens_per_tenant_refreshed_by_a_new_grant() -> None:
+    idp = FakeIdP()
+    clock = Clock(1_000_000.0)
+    p = TokenProvider(AppCredential("app-id-1", secret="app-secret-1"), clock=clock)
+    p._http = idp  # type: ignore[assignment]
+    first = p.acquire(CONTOSO)
+    assert p.acquire(CONTOSO) is first  # reused
+    assert [g["grant_type"] for g in idp.grants] == ["client_credentials"]
+    assert idp.grants[0]["client_id"] == "app-id-1" and idp.grants[0]["client_secret"] == "app-secret-1"
+    assert idp.grants[0]["scope"].split() == ["https://outlook.office365.com/.default"]
+    assert p.acquire(FABRIKAM).value != first.value  # a token per tenant
+    forced = p.acquire(CONTOSO, force_refresh=True)  # a 401: msal's cached token is not handed out again
+    assert forced.value not in (first.value,)
+    clock.now += 3600 - 299  # under five minutes left
+    assert p.acquire(CONTOSO).value != forced.value
+    assert len(idp.grants) == 4
+    assert p.app_only and p.username is None
+
+
+def test_device_code_is_shown_once_then_every_tenant_is_silent() -> None:
+    idp = FakeIdP()
+    shown: list[str] = []
+    p = TokenProvider(DeviceCode(PARTNER_ADMIN), on_device_code=shown.append)
+    p._http = idp  # type: ignore[assignment]
+    contoso = p.acquire(CONTOSO)
+    fabrikam = p.acquire(FABRIKAM)
+    assert contoso.value != fabrikam.value
+    assert shown == [
+        "To sign in, use a web browser to open https://microsoft.com/devicelogin and enter the code ABCD-EFGH to "
+        "authenticate."
+    ]
+    # One device code grant at the user's home tenant, then refresh tokens for the customers.
+    assert [g["grant_type"] for g in idp.grants] == [
+        "urn:ietf:params:oauth:grant-type:device_code",
+        "refresh_token",
+        "refresh_token",
+    ]
