@@ -123,3 +123,36 @@ def test_the_secret_is_never_a_command_line_option() -> None:
     result = runner.invoke(app, ["run", "--help"], env={"COLUMNS": "200"})
     assert "--app-id" in result.output and "--device-code" in result.output and "--authority" in result.output
     assert "--client-secret" not in result.output and "--secret" not in result.output
+
+
+def test_shell_over_rest_runs_lines_and_prints_exchanges_errors(identity: BackgroundServer, tmp_path: Path) -> None:
+    fake = FakeExchange(tenants={CONTOSO: 40}, audience="https://outlook.office365.com")
+    with ServedFake(fake) as rest:
+        result = runner.invoke(
+            app,
+            [
+                "shell",
+                CONTOSO,
+                "--transport",
+                "rest",
+                "--authority",
+                identity.base_url,
+                "--ca-file",
+                str(identity.ca_file),
+                "--uri",
+                rest.url,
+            ],
+            input="Get-Mailbox -ResultSize 3\nGet-Mailbox nobody@contoso.com\nGet-Mailbox | Set-Mailbox -Office x\n",
+            env=_env(tmp_path),
+        )
+    output = " ".join(result.output.split())
+    assert result.exit_code == 1, result.output  # a line failed, and stdin was not a terminal
+    assert "user0000" in output and "user0002" in output and "user0003" not in output
+    assert "WARNING: There are more results available" in output
+    assert "The operation couldn't be performed because object 'nobody@contoso.com' couldn't be found" in output
+    assert (
+        "FullyQualifiedErrorId : Ex6F9304,Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException"
+        in (output)
+    )
+    assert "one cmdlet per request" in output
+    assert fake.modified == []  # the refused pipeline sent nothing
