@@ -157,6 +157,7 @@ def test_retry_after_seconds_dates_and_cap() -> None:
     assert retry_after(response("3600"), default=1, cap=60) == 60
     assert retry_after(response(None), default=1.5, cap=60) == 1.5
     assert retry_after(response("Thu, 01 Jan 2026 00:00:30 GMT"), default=1, cap=60, now=lambda: 1767225600.0) == 30
+    assert retry_after(response("soon"), default=2, cap=60) == 2
     assert is_read_only("Get-Mailbox") and is_read_only("test-MapiConnectivity")
     assert not is_read_only("Set-Mailbox") and not is_read_only("Remove-Mailbox")
 

@@ -80,9 +80,10 @@ def retry_after(response: httpx.Response, *, default: float, cap: float, now: Ca
         try:
             delay = float(value)
         except ValueError:
-            when = email.utils.parsedate_to_datetime(value) if value else None
-            if when is not None:
-                delay = when.timestamp() - now()
+            try:
+                delay = email.utils.parsedate_to_datetime(value).timestamp() - now()
+            except (TypeError, ValueError):
+                delay = default  # neither seconds nor a date: the caller's backoff
     return max(0.0, min(cap, delay))
 
 
