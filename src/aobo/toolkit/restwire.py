@@ -157,26 +157,46 @@ def noun_of(cmdlet: str) -> str:
     return cmdlet.partition("-")[2] or cmdlet
 
 
-def _value(value: Any) -> Any:
-    if isinstance(value, str) and _ISO_DATETIME.match(value):
+def _text(value: str) -> Any:
+    """A string, or a ``datetime`` when it is exactly an ISO 8601 date-time (the cheap test first:
+    most strings are not)."""
+    if len(value) >= 19 and value[10] == "T" and value[4] == "-" and _ISO_DATETIME.match(value):
         try:
             return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             return value
-    if isinstance(value, list):
+    return value
+
+
+def _value(value: Any) -> Any:
+    kind = type(value)
+    if kind is str:
+        return _text(value)
+    if kind is list:
         return [_value(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _value(v) for k, v in value.items() if not k.startswith("@") and "@odata." not in k}
+    if kind is dict:
+        return {k: _value(v) for k, v in value.items() if "@" not in k}
     return value
 
 
 def to_record(obj: Any, default_type: str) -> Any:
-    """One JSON object as a :class:`Record` (wire order, OData annotations dropped); scalars stay."""
-    if not isinstance(obj, dict):
+    """One JSON object as a :class:`Record` (wire order, OData annotations such as ``@odata.type``
+    and ``Prop@odata.type`` dropped; Exchange's property names have no ``@``); scalars stay."""
+    if type(obj) is not dict:
         return _value(obj)
     odata_type = obj.get("@odata.type")
     type_name = str(odata_type).lstrip("#") if isinstance(odata_type, str) and odata_type else default_type
-    props = {k: _value(v) for k, v in obj.items() if not k.startswith("@") and "@odata." not in k}
+    props: dict[str, Any] = {}
+    for key, value in obj.items():
+        if "@" in key:
+            continue
+        kind = type(value)
+        if kind is str:
+            props[key] = _text(value)
+        elif kind is list or kind is dict:
+            props[key] = _value(value)
+        else:
+            props[key] = value
     identity = props.get("Identity")
     return Record(props, (type_name,), to_string=str(identity) if identity is not None else None)
 
