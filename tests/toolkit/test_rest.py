@@ -425,6 +425,10 @@ def test_secrets_stay_out_of_reprs_errors_and_logs(caplog: pytest.LogCaptureFixt
         run(invoke(make(fake, FakeTokens(first="token-1")), CONTOSO, "Get-Mailbox", Identity="nobody"))
     assert "token-" not in str(caught.value) and "token-" not in repr(caught.value)
     assert "Bearer" not in caplog.text and "token-1" not in caplog.text and "token-2" not in caplog.text
+    # The request's locals hold the token only inside a masked auth object.
+    from aobo.toolkit.rest import BearerAuth
+
+    assert "token-9" not in repr(BearerAuth("token-9")) and "token-9" not in str(vars(BearerAuth("token-9")))
 
 
 def test_app_credential_needs_exactly_one_secret() -> None:

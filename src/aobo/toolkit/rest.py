@@ -27,7 +27,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
@@ -35,7 +35,7 @@ import httpx
 
 from aobo.toolkit import restwire
 from aobo.toolkit.auth import AppCredential, DeviceCode, SignIn, TokenProvider
-from aobo.toolkit.credential import Credential
+from aobo.toolkit.credential import MASK, Credential, _Secret
 from aobo.toolkit.errors import AuthError, CommandError, ConnectError, ToolkitError, TransientError
 from aobo.toolkit.session import (
     InvokeResult,
@@ -85,6 +85,21 @@ def retry_after(response: httpx.Response, *, default: float, cap: float, now: Ca
             except (TypeError, ValueError):
                 delay = default  # neither seconds nor a date: the caller's backoff
     return max(0.0, min(cap, delay))
+
+
+class BearerAuth(httpx.Auth):
+    """``Authorization: Bearer <token>`` added as the request leaves; the token is kept in a masked
+    holder, so a traceback's locals or a repr never show it."""
+
+    def __init__(self, token: str) -> None:
+        self._token = _Secret(token)
+
+    def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
+        request.headers["Authorization"] = f"Bearer {self._token.reveal()}"
+        yield request
+
+    def __repr__(self) -> str:
+        return f"BearerAuth({MASK!r})"
 
 
 # ------------------------------------------------------------------------------------------------ connector
@@ -365,10 +380,10 @@ class AsyncRestSession:
         attempt = 0
         while True:
             attempt += 1
-            token = await tokens.token(self.tenant, force_refresh=False)
-            headers = restwire.request_headers(token, cmdlet=cmdlet, anchor=self._anchor, connection_id=self.shell_id)
+            auth = BearerAuth(await tokens.token(self.tenant, force_refresh=False))
+            headers = restwire.request_headers(cmdlet=cmdlet, anchor=self._anchor, connection_id=self.shell_id)
             try:
-                response = await connector.client().request(method, url, json=body, headers=headers)
+                response = await connector.client().request(method, url, json=body, headers=headers, auth=auth)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 tls = _caused_by_tls(exc)
                 if tls is not None:

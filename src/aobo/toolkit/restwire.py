@@ -90,9 +90,9 @@ def anchor_mailbox(tenant: str, *, username: str | None, home_tenant: str | None
     return f"APP:{SYSTEM_MAILBOX}@{tenant}"
 
 
-def request_headers(token: str, *, cmdlet: str, anchor: str, connection_id: str) -> dict[str, str]:
+def request_headers(*, cmdlet: str, anchor: str, connection_id: str) -> dict[str, str]:
+    """Every header but ``Authorization``, which the session's auth adds as the request leaves."""
     return {
-        "Authorization": f"Bearer {token}",
         "Accept": "application/json",
         "Content-Type": "application/json",
         "Prefer": f"odata.maxpagesize={PAGE_SIZE}",
