@@ -156,3 +156,23 @@ def test_shell_over_rest_runs_lines_and_prints_exchanges_errors(identity: Backgr
     )
     assert "one cmdlet per request" in output
     assert fake.modified == []  # the refused pipeline sent nothing
+
+
+def test_resume_over_rest_runs_only_the_tenants_not_done(identity: BackgroundServer, tmp_path: Path) -> None:
+    tailspin = "tailspintoys.onmicrosoft.com"
+    fake = FakeExchange(tenants={CONTOSO: 40}, audience="https://outlook.office365.com")
+    out = tmp_path / "mailboxes.jsonl"
+    with ServedFake(fake) as rest:
+        args = ["run", "--transport", "rest", "--authority", identity.base_url, "--ca-file", str(identity.ca_file)]
+        args += ["--uri", rest.url, "--tenants", f"{CONTOSO},{tailspin}", "--out", str(out)]
+        first = runner.invoke(app, [*args, "--", "Get-Mailbox", "-ResultSize", "Unlimited"], env=_env(tmp_path))
+        assert first.exit_code == 1, first.output  # the service refuses tailspintoys this time
+        fake.tenants[tailspin] = 10
+        fake.seen.clear()
+        again = runner.invoke(
+            app, [*args, "--resume", "--", "Get-Mailbox", "-ResultSize", "Unlimited"], env=_env(tmp_path)
+        )
+    assert again.exit_code == 0, again.output
+    assert {s.url.split("/")[5] for s in fake.seen} == {tailspin}  # contoso was done: not asked again
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 50

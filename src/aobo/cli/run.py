@@ -227,13 +227,17 @@ def _signed_in(sign_in: Any, prof: Any, tenant: str) -> Any:
     )
     if isinstance(sign_in, AppCredential):
         return provider  # nothing to ask anyone: a tenant that refuses the app fails on its own
-    home = provider.home_tenant
-    try:
-        provider.acquire(home or tenant)
-    except AuthError:
-        if home is not None:
-            provider.close()
-            raise
+    # The user's own tenant first (a domain of the user name may not name a tenant, so then the first
+    # customer); a device code sign-in that fails everywhere still lets each tenant report its own error.
+    places = [t for t in dict.fromkeys([provider.home_tenant, tenant]) if t]
+    for i, place in enumerate(places):
+        try:
+            provider.acquire(place)
+            break
+        except AuthError:
+            if i == len(places) - 1 and provider.username is not None:
+                provider.close()
+                raise
     return provider
 
 
