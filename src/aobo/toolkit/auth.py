@@ -416,10 +416,10 @@ class TokenProvider:
         return result
 
     def _forget_app_tokens(self, app: Any) -> None:
+        """Drop the app's cached tokens for this tenant, so the next call is a new grant."""
+        realm = app.authority.tenant.casefold()
         for entry in list(self._cache.search(self._cache.CredentialType.ACCESS_TOKEN)):
-            if entry.get("client_id") == app.client_id and entry.get("realm", "").casefold() in (
-                app.authority.tenant.casefold(),
-            ):
+            if entry.get("client_id") == app.client_id and entry.get("realm", "").casefold() == realm:
                 self._cache.remove_at(entry)
 
     def _app(self, tenant: str) -> Any:
