@@ -137,3 +137,32 @@ def test_any_valid_concurrency_and_insecure_round_trip(
     path = write(tmp, f"[profiles.p]\nconcurrency = {n}\ninsecure = {str(insecure).lower()}\n")
     profile = load_profile("p", path=path)
     assert (profile.concurrency, profile.insecure) == (n, insecure)
+
+
+def test_a_rest_profile(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[profiles.rest]\ntransport = "rest"\nauthority = "https://localhost:8443"\nuri = "https://localhost:8443"\n'
+        'app_id = "11111111-2222-3333-4444-555555555555"\ncertificate = "app.pem"\ntoken_cache = "tokens.json"\n',
+    )
+    profile = load_profile("rest", path=path)
+    assert (profile.transport, profile.authority, profile.uri) == ("rest", "https://localhost:8443", profile.uri)
+    assert profile.certificate == path.parent / "app.pem" and profile.token_cache == path.parent / "tokens.json"
+    # REST has no session limit: 16 tenants at once unless the profile or the command line says.
+    assert profile.effective_concurrency == 16
+    assert profile.merged(concurrency=4).effective_concurrency == 4
+    assert profile.merged(transport="rps").effective_concurrency == 3
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('transport = "wsman"', "transport must be rps or rest"),
+        ('authority = "login.microsoftonline.com"', r"authority must be an http\(s\) URL"),
+        ("app_id = 5", "app_id must be a str"),
+    ],
+)
+def test_rest_keys_are_checked(tmp_path: Path, line: str, message: str) -> None:
+    path = write(tmp_path, f"[profiles.p]\n{line}\n")
+    with pytest.raises(ConfigError, match=message):
+        load_profile("p", path=path)

@@ -18,9 +18,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from aobo.cli.common import (
+    AppIdOption,
+    AuthorityOption,
     CaFileOption,
+    CertificateOption,
+    ClientIdOption,
+    DeviceCodeOption,
     InsecureOption,
     ProfileOption,
+    TokenCacheOption,
+    TransportOption,
     UriOption,
     UsernameOption,
     ask_password,
@@ -29,6 +36,9 @@ from aobo.cli.common import (
     console,
     err_console,
     exit_codes,
+    rest_opener,
+    rest_options,
+    sign_in_for,
 )
 from aobo.errors import AoboError
 
@@ -66,7 +76,13 @@ def run(
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run into the same --out.")] = False,
     concurrency: Annotated[
         int | None,
-        typer.Option("--concurrency", "-c", min=1, help="Sessions open at once (default: the profile's, or 3)."),
+        typer.Option(
+            "--concurrency",
+            "-c",
+            min=1,
+            help="Sessions (rps) or tenants (rest) at once per account (default: the profile's, or 3 for rps "
+            "and 16 for rest).",
+        ),
     ] = None,
     accounts: Annotated[
         list[str] | None,
@@ -82,6 +98,13 @@ def run(
     profile: ProfileOption = None,
     ca_file: CaFileOption = None,
     insecure: InsecureOption = False,
+    transport: TransportOption = None,
+    authority: AuthorityOption = None,
+    client_id: ClientIdOption = None,
+    app_id: AppIdOption = None,
+    certificate: CertificateOption = None,
+    device_code: DeviceCodeOption = False,
+    token_cache: TokenCacheOption = None,
 ) -> None:
     """Run one command in many customer tenants and write every row, with its tenant, to one file."""
     from aobo.toolkit.credential import Credential
@@ -98,17 +121,48 @@ def run(
         if resume and out is None:
             raise AoboError("--resume needs the --out of the run to continue")
         endpoint, prof = client_profile(
-            profile, uri=uri, username=username, ca_file=ca_file, insecure=insecure or None, concurrency=concurrency
+            profile,
+            uri=uri,
+            username=username,
+            ca_file=ca_file,
+            insecure=insecure or None,
+            concurrency=concurrency,
+            **rest_options(
+                transport=transport,
+                authority=authority,
+                client_id=client_id,
+                app_id=app_id,
+                certificate=certificate,
+                token_cache=token_cache,
+            ),
         )
-        credential = Credential.resolve(username=prof.username, uri=endpoint, ask_password=ask_password)
-        credentials = [credential] + [
+        rest = prof.transport == "rest"
+        if not rest and (device_code or prof.app_id):
+            raise AoboError("--device-code and --app-id sign in with OAuth: add --transport rest")
+        sign_in = sign_in_for(prof, endpoint, device_code=device_code) if rest else None
+        if rest:
+            credential = sign_in if isinstance(sign_in, Credential) else None
+        else:
+            credential = Credential.resolve(username=prof.username, uri=endpoint, ask_password=ask_password)
+        others = [
             Credential.resolve(username=name, uri=endpoint, ask_password=ask_password)
             for name in accounts or ()
-            if name.lower() != credential.username.lower()
+            if credential is None or name.lower() != credential.username.lower()
         ]
+        if rest and tenants.strip().lower() == "all" and credential is None:
+            raise AoboError(
+                "--tenants all asks the partner API with a user name and password; with --app-id or --device-code "
+                "give the tenants (a,b,c or a file)"
+            )
         names = tenants_from(tenants, uri=endpoint, credential=credential, ca_file=prof.ca_file, insecure=prof.insecure)
         if not names:
             raise AoboError("no tenants to run in")
+        options: dict[str, Any] = {}
+        first: Any = sign_in if rest else credential
+        if rest:
+            first = _signed_in(sign_in, prof, names[0])
+            options["opener"] = rest_opener(prof)
+        credentials = [first, *others]
         summary = RunSummary()
         columns = (
             TextColumn("{task.description}"),
@@ -136,12 +190,16 @@ def run(
                     summary=summary,
                     ca_file=prof.ca_file,
                     insecure=prof.insecure,
-                    per_account_limit=prof.concurrency,
+                    per_account_limit=prof.effective_concurrency,
                     on_event=on_event,
+                    **options,
                 )
             except KeyboardInterrupt:
                 err_console.print("interrupted: every session is closed" + ("; continue with --resume" if out else ""))
                 raise
+            finally:
+                if rest:
+                    first.close()
         console.print(_summary_table(summary))
         written = f" into {escape(str(summary.output))} ({summary.rows:,} rows)" if summary.output else ""
         console.print(
@@ -151,6 +209,36 @@ def run(
         )
         if summary.exit_code:
             raise typer.Exit(summary.exit_code)
+
+
+def _signed_in(sign_in: Any, prof: Any, tenant: str) -> Any:
+    """A token provider for the whole run, signed in before it starts when a user signs in (a device
+    code is shown once, a wrong password fails at once): at the user's own tenant, else the first."""
+    from aobo.toolkit.auth import AppCredential, TokenProvider
+    from aobo.toolkit.errors import AuthError
+
+    provider = TokenProvider(
+        sign_in,
+        authority=prof.authority,
+        client_id=prof.client_id,
+        ca_file=prof.ca_file,
+        insecure=prof.insecure,
+        cache_path=prof.token_cache,
+    )
+    if isinstance(sign_in, AppCredential):
+        return provider  # nothing to ask anyone: a tenant that refuses the app fails on its own
+    # The user's own tenant first (a domain of the user name may not name a tenant, so then the first
+    # customer); a device code sign-in that fails everywhere still lets each tenant report its own error.
+    places = [t for t in dict.fromkeys([provider.home_tenant, tenant]) if t]
+    for i, place in enumerate(places):
+        try:
+            provider.acquire(place)
+            break
+        except AuthError:
+            if i == len(places) - 1 and provider.username is not None:
+                provider.close()
+                raise
+    return provider
 
 
 def register(app: typer.Typer) -> None:

@@ -37,16 +37,26 @@ from rich.markup import escape
 from rich.text import Text
 
 from aobo.cli.common import (
+    AppIdOption,
+    AuthorityOption,
     CaFileOption,
+    CertificateOption,
+    ClientIdOption,
+    DeviceCodeOption,
     InsecureOption,
     ProfileOption,
+    TokenCacheOption,
+    TransportOption,
     UriOption,
     UsernameOption,
     ask_password,
     client_errors,
     client_profile,
     exit_codes,
+    rest_options,
+    sign_in_for,
 )
+from aobo.errors import AoboError
 from aobo.toolkit.errors import CommandError, ToolkitError
 from aobo.toolkit.formatting import FormatSpec, OutputWriter
 
@@ -312,6 +322,11 @@ class Shell:
         try:
             records = await self.session.invoke("Get-Command")
         except ToolkitError as exc:
+            names = getattr(self.session, "command_names", None)
+            if names is not None:  # REST: the module file lists the cmdlets, without their parameters
+                with contextlib.suppress(ToolkitError):
+                    self.catalog.parameters.update({name: [] for name in await names()})
+                    return self.catalog
             self.console.print(f"[yellow]WARNING: no Tab completion: Get-Command failed: {escape(str(exc))}[/]")
             return self.catalog
         self.catalog.parameters.clear()
@@ -513,18 +528,25 @@ async def _interruptible(coro: Coroutine[Any, Any, T]) -> T:
 def run_shell(
     org: str | None,
     uri: str,
-    credential: Credential,
+    credential: Credential | Any,
     *,
     ca_file: str | Path | None = None,
     insecure: bool = False,
     console: Console | None = None,
     interactive: bool | None = None,
     history: Path | None = None,
+    transport: str = "rps",
+    authority: str | None = None,
+    client_id: str | None = None,
+    token_cache: Path | None = None,
 ) -> int:
     """Open the session, run the prompt (or the lines of a non-terminal stdin), always close the session.
 
-    Returns the exit status: 0, or 1 when a line failed and standard input was not a terminal.
+    ``transport="rest"``: Exchange Online's REST API, ``credential`` any sign-in
+    :func:`aobo.toolkit.rest.open_rest_session` takes. Returns the exit status: 0, or 1 when a line
+    failed and standard input was not a terminal.
     """
+    from aobo.toolkit.rest import open_rest_session
     from aobo.toolkit.session import open_session
 
     console = console or Console(highlight=False)
@@ -533,13 +555,28 @@ def run_shell(
     loop = asyncio.new_event_loop()
     session: AsyncSession | None = None
     try:
-        opening = open_session(uri, credential, org, ca_file=ca_file, insecure=insecure)
+        opening: Coroutine[Any, Any, Any]
+        if transport == "rest":
+            opening = open_rest_session(
+                org,
+                credential,
+                uri=uri,
+                authority=authority,
+                client_id=client_id,
+                ca_file=ca_file,
+                insecure=insecure,
+                token_cache=token_cache,
+            )
+        else:
+            opening = open_session(uri, credential, org, ca_file=ca_file, insecure=insecure)
         session = loop.run_until_complete(_interruptible(opening))
-        shell = Shell(session, console, display_name=org or credential.username.partition("@")[2] or None)
+        who = str(getattr(credential, "username", None) or session.username)
+        display = org or getattr(session, "tenant", None) or who.partition("@")[2] or None
+        shell = Shell(session, console, display_name=display)
         catalog = loop.run_until_complete(_interruptible(shell.load_catalog()))
         if interactive:
             console.print(
-                f"Connected to [bold]{escape(shell.display_name)}[/] as {escape(credential.username)} "
+                f"Connected to [bold]{escape(shell.display_name)}[/] as {escape(who)} "
                 f"({len(catalog.parameters)} commands). Type [bold]help[/] for help, [bold]exit[/] to leave.",
                 highlight=False,
             )
@@ -589,14 +626,50 @@ def shell(
     profile: ProfileOption = None,
     ca_file: CaFileOption = None,
     insecure: InsecureOption = False,
+    transport: TransportOption = None,
+    authority: AuthorityOption = None,
+    client_id: ClientIdOption = None,
+    app_id: AppIdOption = None,
+    certificate: CertificateOption = None,
+    device_code: DeviceCodeOption = False,
+    token_cache: TokenCacheOption = None,
 ) -> None:
     """Interactive prompt in a customer's Exchange Online: Tab completion, tables, Ctrl-C stops a command."""
     from aobo.toolkit.credential import Credential
 
     with exit_codes(), client_errors():
-        endpoint, prof = client_profile(profile, uri=uri, username=username, ca_file=ca_file, insecure=insecure or None)
-        credential = Credential.resolve(username=prof.username, uri=endpoint, ask_password=ask_password)
-        status = run_shell(org, endpoint, credential, ca_file=prof.ca_file, insecure=prof.insecure)
+        endpoint, prof = client_profile(
+            profile,
+            uri=uri,
+            username=username,
+            ca_file=ca_file,
+            insecure=insecure or None,
+            **rest_options(
+                transport=transport,
+                authority=authority,
+                client_id=client_id,
+                app_id=app_id,
+                certificate=certificate,
+                token_cache=token_cache,
+            ),
+        )
+        if prof.transport == "rest":
+            sign_in = sign_in_for(prof, endpoint, device_code=device_code)
+        elif device_code or prof.app_id:
+            raise AoboError("--device-code and --app-id sign in with OAuth: add --transport rest")
+        else:
+            sign_in = Credential.resolve(username=prof.username, uri=endpoint, ask_password=ask_password)
+        status = run_shell(
+            org,
+            endpoint,
+            sign_in,
+            ca_file=prof.ca_file,
+            insecure=prof.insecure,
+            transport=prof.transport,
+            authority=prof.authority,
+            client_id=prof.client_id,
+            token_cache=prof.token_cache,
+        )
     if status:
         raise typer.Exit(status)
 

@@ -7,6 +7,9 @@
         for mailbox in s.invoke("Get-Mailbox", ResultSize="Unlimited"):
             print(mailbox.Name, mailbox.PrimarySmtpAddress)
 
+``transport="rest"`` uses Exchange Online's REST API with OAuth tokens instead (Microsoft's
+endpoints unless ``uri=`` and ``authority=`` say otherwise).
+
 The names below are imported on first use, so ``import aobo.toolkit`` stays cheap for the CLI.
 """
 
@@ -17,6 +20,9 @@ from typing import Any
 
 _EXPORTS = {
     "Credential": "aobo.toolkit.credential",
+    "DeviceCode": "aobo.toolkit.auth",
+    "AppCredential": "aobo.toolkit.auth",
+    "TokenProvider": "aobo.toolkit.auth",
     "connect": "aobo.toolkit.session",
     "open_session": "aobo.toolkit.session",
     "Session": "aobo.toolkit.session",

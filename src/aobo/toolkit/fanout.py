@@ -116,8 +116,9 @@ class Account:
 
     @property
     def name(self) -> str:
-        """The user name (never the password)."""
-        return str(getattr(self.credential, "username", "account"))
+        """The user name (never the password); a token provider's sign-in for REST."""
+        cred = self.credential
+        return str(getattr(cred, "username", None) or getattr(cred, "display_name", None) or "account")
 
     def __repr__(self) -> str:
         return f"Account({self.name!r}, limit={self.limit})"
@@ -419,7 +420,7 @@ class _Fanout:
         accounts: Sequence[Account],
         fn: TenantFn,
         *,
-        uri: str,
+        uri: str | None,
         ca_file: Any,
         insecure: bool,
         retry: RetryPolicy,
@@ -695,7 +696,7 @@ async def run_across(
     credential_or_accounts: Any,
     fn: TenantFn,
     *,
-    uri: str,
+    uri: str | None,
     ca_file: Any = None,
     insecure: bool = False,
     per_account_limit: int = DEFAULT_SESSION_LIMIT,
@@ -735,9 +736,15 @@ async def run_across(
         resumed=resumed,
         close_timeout=close_timeout,
     )
-    async with contextlib.aclosing(engine.results()) as results:
-        async for result in results:
-            yield result
+    try:
+        async with contextlib.aclosing(engine.results()) as results:
+            async for result in results:
+                yield result
+    finally:
+        # An opener that keeps connections across tenants (REST's) is done with them now.
+        closing = getattr(opener, "aclose", None)
+        if closing is not None:
+            await closing()
 
 
 async def _next(results: AsyncIterator[T]) -> T:
@@ -804,7 +811,7 @@ async def run_command_async(
     tenants: Iterable[Any],
     credential_or_accounts: Any,
     *,
-    uri: str,
+    uri: str | None,
     out: str | Path | None = None,
     resume: bool = False,
     command_text: str | None = None,
@@ -814,6 +821,7 @@ async def run_command_async(
 ) -> RunSummary:
     """``aobo run``: run ``commands`` (pipelines, each as ``AsyncSession.stream`` takes it, e.g.
     ``[grammar.parse("Get-Mailbox -ResultSize Unlimited")]``) in every tenant, one session each.
+    Over REST, ``opener=rest.RestOpener(...)`` and ``uri`` the REST root (None: Microsoft's).
 
     With ``out`` (``.csv``, ``.jsonl`` or ``.xlsx``) rows go through a :class:`RunJournal`, so
     ``resume=True`` skips tenants an interrupted run finished; ``command_text`` (the command line

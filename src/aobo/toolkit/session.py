@@ -916,7 +916,7 @@ class Session:
 
 def connect(
     org: str | None,
-    credential: CredentialLike,
+    credential: Any,
     uri: str | None = None,
     *,
     ca_file: str | Path | None = None,
@@ -924,11 +924,35 @@ def connect(
     operation_timeout: float = DEFAULT_OPERATION_TIMEOUT,
     max_envelope_size: int = wsman.MAX_ENVELOPE_SIZE,
     connect_timeout: float = 15.0,
+    transport: str = "rps",
+    authority: str | None = None,
+    client_id: str | None = None,
+    token_cache: str | Path | None = None,
 ) -> Session:
     """Open a session in ``org`` (a customer's domain or tenant id; None: the account's own tenant).
 
-    ``uri`` is the endpoint, e.g. ``https://host:8443/powershell-liveid`` (default: ``$AOBO_URI``).
+    ``transport="rps"`` (remote PowerShell): ``uri`` is the endpoint, e.g.
+    ``https://host:8443/powershell-liveid`` (default: ``$AOBO_URI``), and ``credential`` a user name
+    and password. ``transport="rest"``: Exchange Online's REST API with an OAuth token from
+    ``authority`` (default Microsoft's); ``uri`` defaults to ``https://outlook.office365.com`` and
+    ``credential`` is a :class:`Credential`, an :class:`aobo.toolkit.auth.DeviceCode`, an
+    :class:`aobo.toolkit.auth.AppCredential` or a :class:`aobo.toolkit.auth.TokenProvider`.
     """
+    if transport == "rest":
+        from aobo.toolkit.rest import connect_rest
+
+        return connect_rest(
+            org,
+            credential,
+            uri=uri,
+            authority=authority,
+            client_id=client_id,
+            ca_file=ca_file,
+            insecure=insecure,
+            token_cache=token_cache,
+        )
+    if transport != "rps":
+        raise ValueError(f"transport must be 'rps' or 'rest', not {transport!r}")
     uri = uri or os.environ.get("AOBO_URI")
     if not uri:
         raise ConnectError("No endpoint: pass uri= (e.g. https://host:8443/powershell-liveid) or set AOBO_URI.")
