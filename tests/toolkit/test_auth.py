@@ -12,6 +12,7 @@ from typing import Any
 import jwt
 import pytest
 
+from aobo.domain.seed import DEMO_APP_ID, demo_app_secret
 from aobo.toolkit.auth import AppCredential, DeviceCode, TokenProvider
 from aobo.toolkit.credential import Credential
 from aobo.toolkit.errors import AuthError
@@ -148,39 +149,21 @@ def test_the_token_cache_file_is_private_and_reused(live: LiveServer, tmp_path: 
         later.close()
 
 
-def _grant_supported(live: LiveServer, grant: str) -> bool:
-    import ssl
-
-    import httpx
-
-    config = httpx.get(
-        f"{base(live)}/{CONTOSO}/v2.0/.well-known/openid-configuration",
-        verify=ssl.create_default_context(cafile=live.ca_file),
-        timeout=10,
-    ).json()
-    return grant in config.get("grant_types_supported", [])
-
-
 def test_app_only_with_a_client_secret(live: LiveServer) -> None:
-    if not _grant_supported(live, "client_credentials"):
-        pytest.skip("the identity endpoint has no client credentials grant yet")
-    import os
-
-    app_id = os.environ.get("AOBO_TEST_APP_ID")
-    secret = os.environ.get("AOBO_TEST_CLIENT_SECRET")
-    if not app_id or not secret:
-        pytest.skip("no registered test application (AOBO_TEST_APP_ID, AOBO_TEST_CLIENT_SECRET)")
-    p = TokenProvider(AppCredential(app_id, secret=secret), authority=base(live), ca_file=live.ca_file)
+    # The demo partner's app, consented into contoso through the DAP relationship.
+    app_id = str(DEMO_APP_ID)
+    p = TokenProvider(
+        AppCredential(app_id, secret=demo_app_secret(live.password)), authority=base(live), ca_file=live.ca_file
+    )
     try:
         token = p.acquire(CONTOSO)
         assert claims(token.value)["appid"] == app_id
+        assert claims(token.value)["idtyp"] == "app"
     finally:
         p.close()
 
 
 def test_device_code_prints_msals_message(live: LiveServer) -> None:
-    if not _grant_supported(live, "urn:ietf:params:oauth:grant-type:device_code"):
-        pytest.skip("the identity endpoint has no device code grant yet")
     messages: list[str] = []
     p = TokenProvider(
         DeviceCode(PARTNER_ADMIN), authority=base(live), ca_file=live.ca_file, on_device_code=messages.append
