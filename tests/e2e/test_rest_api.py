@@ -12,10 +12,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import jwt
 import msal
 import pytest
 import requests
 
+from aobo.cmdlets import roles
 from aobo.cmdlets.exchange.mailbox_object import MAILBOX_SHAPE
 from aobo.domain.models import Tenant
 from aobo.frontends.oauth import AUDIENCE, KeySet, issue_access_token, issuer_for
@@ -656,3 +658,29 @@ def test_other_exchange_module_headers_are_accepted(server: BackgroundServer, ht
     }
     response = invoke(http, token, "contoso.onmicrosoft.com", "Get-Mailbox", {"ResultSize": 1}, headers=headers)
     assert response.status_code == 200, response.text
+
+
+def _with_claims(server: BackgroundServer, token: str, **claims: Any) -> str:
+    """The same token with more claims, signed again with the server's key (what the identity
+    endpoint will issue once it adds Entra roles)."""
+    keys = KeySet.for_settings(server.settings)
+    payload = {**jwt.decode(token, options={"verify_signature": False}), **claims}
+    key = keys.signing_key
+    return jwt.encode(payload, key.private_key, algorithm="RS256", headers={"kid": key.kid, "typ": "JWT"})
+
+
+def test_token_roles_narrow_a_delegated_scope_never_widen(server: BackgroundServer, http: httpx.Client) -> None:
+    org = "contoso.onmicrosoft.com"
+    admin = mint(server, PARTNER_ADMIN, org)
+    reader = _with_claims(server, admin, wids=[roles.GLOBAL_READER])
+    assert invoke(http, reader, org, "Get-Mailbox", {"ResultSize": 1}).status_code == 200
+    refused = invoke(http, reader, org, "Set-Mailbox", {"Identity": "x", "HiddenFromAddressListsEnabled": True})
+    assert refused.status_code == 403 and "CmdletAccessDeniedException" in refused.text
+    none = invoke(http, _with_claims(server, admin, wids=[]), org, "Get-Mailbox")
+    assert none.status_code == 403 and "grant no Exchange management role" in detail(none)
+    # A helpdesk agent's token claiming Global Administrator gets no more than Help Desk.
+    helpdesk = _with_claims(server, mint(server, PARTNER_HELPDESK, org), wids=[roles.GLOBAL_ADMINISTRATOR])
+    widened = invoke(http, helpdesk, org, "Set-OrganizationConfig", {"AuditDisabled": True})
+    assert widened.status_code == 403
+    app_only = invoke(http, _with_claims(server, admin, idtyp="app"), org, "Get-Mailbox")
+    assert "App-only access tokens are not accepted" in _www_authenticate(app_only)

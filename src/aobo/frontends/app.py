@@ -40,7 +40,7 @@ def create_app(store: Store, settings: Settings, registry: Registry | None = Non
     service = WSManService(store, registry, settings)
     verifier = CredentialVerifier(store, lockout_threshold=settings.lockout_threshold)
     keys = KeySet.for_settings(settings)
-    bearer = BearerAuthenticator(store, keys)
+    bearer = BearerAuthenticator(store, keys, registry=registry)
     endpoint = WSManEndpoint(service, verifier, bearer)
     customers = CustomersEndpoint(store, verifier)
     relationships = DelegatedAdminRelationshipsEndpoint(store, verifier)

@@ -12,6 +12,7 @@ import pytest
 
 from aobo.cmdlets.results import CmdletError, ErrorCategory, ErrorRecord, ObjectShape, WarningRecord
 from aobo.domain.models import Tenant
+from aobo.frontends.oauth.bearer import BearerRejected
 from aobo.frontends.rest import requests as rq
 from aobo.frontends.rest.cursors import CursorTable
 from aobo.frontends.rest.errors import RestError, error_body, error_id, from_record
@@ -180,10 +181,11 @@ def test_pages_look_ahead_and_collect_warnings() -> None:
 def test_error_record_fails_the_page_and_ends_the_command() -> None:
     ended: list[str | None] = []
     record = ErrorRecord("bad", "System.ArgumentException", "Bad,Get-Thing")
-    cmd = _command([SHAPE.make((1,)), record, SHAPE.make((2,))], ended)
+    cmd = _command([SHAPE.make((1,)), WarningRecord("first"), record, SHAPE.make((2,))], ended)
     with pytest.raises(RestError) as info:
         cmd.next_page(10)
     assert info.value.message == "bad" and ended == ["bad"]
+    assert error_body(info.value)["@adminapi.warnings"] == ["first"]
 
     def terminating() -> Iterator[Any]:
         raise CmdletError(record)
@@ -253,3 +255,10 @@ def test_cursor_table_owner_ttl_and_caps() -> None:
     assert all(len(t) >= 32 for t in tokens)
     table.close_all()
     assert len(table) == 0
+
+
+def test_www_authenticate_is_header_safe() -> None:
+    rejected = BearerRejected("tenant", "The organization 'a\"b\r\nX-Injected: 1' is not known.")
+    header = rejected.www_authenticate
+    assert "\r" not in header and "\n" not in header and header.count('"') == 6
+    assert header.startswith('Bearer realm="", error="invalid_token", error_description="')

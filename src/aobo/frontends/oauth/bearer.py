@@ -25,7 +25,9 @@ from typing import Any
 import jwt
 
 from aobo.cmdlets.access import SessionScope, app_role_unsupported, open_app_scope, open_scope
-from aobo.cmdlets.roles import roles_for_entra
+from aobo.cmdlets.catalog import default_registry
+from aobo.cmdlets.registry import Registry
+from aobo.cmdlets.roles import allowed, roles_for_entra
 from aobo.domain.models import Tenant, User
 from aobo.domain.store import Store
 from aobo.errors import AccessDenied
@@ -60,7 +62,8 @@ class BearerRejected(Exception):
 
     @property
     def www_authenticate(self) -> str:
-        text = self.description.replace('"', "'")
+        # Header-safe: the description may quote a tenant name taken from the URL.
+        text = "".join(c if " " <= c <= "~" and c != '"' else "'" if c == '"' else "?" for c in self.description)
         return f'Bearer realm="", error="invalid_token", error_description="{text}"'
 
 
@@ -92,9 +95,18 @@ def unverified_tenant(token: str) -> str | None:
 class BearerAuthenticator:
     """Validates tokens with the service's signing keys and opens the caller's scope in a tenant."""
 
-    def __init__(self, store: Store, keys: KeySet, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        store: Store,
+        keys: KeySet,
+        *,
+        registry: Registry | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.store = store
         self.keys = keys
+        self._registry = registry
+        self._narrowing: dict[tuple[frozenset[str], frozenset[str]], frozenset[str]] = {}
         self._clock = clock
         self._cache: dict[bytes, tuple[float, dict[str, Any]]] = {}
         self._lock = threading.Lock()
@@ -154,8 +166,9 @@ class BearerAuthenticator:
         scope = open_scope(self.store, user, tenant.initial_domain, remote_powershell=remote_powershell)
         wids = claims.get("wids")
         if isinstance(wids, list) and scope.tenant.id != scope.caller_tenant.id:
-            # A delegated token names the Entra roles granted in the customer: never more than those.
-            roles = scope.roles & roles_for_entra(str(w) for w in wids)
+            # A delegated token names the Entra roles granted in the customer: never more than those,
+            # and never more than the store's decision.
+            roles = self._narrowed(scope.roles, roles_for_entra(str(w) for w in wids))
             if not roles:
                 raise AccessDenied(
                     f'Access is denied. The roles in the access token of "{user.user_principal_name}" grant no '
@@ -164,6 +177,23 @@ class BearerAuthenticator:
             held = scope.entra_roles & frozenset(str(w).lower() for w in wids)
             scope = SessionScope(scope.caller, scope.caller_tenant, scope.tenant, roles, held)
         return scope
+
+    def _narrowed(self, store_roles: frozenset[str], token_roles: frozenset[str]) -> frozenset[str]:
+        """The token's role groups that the store's decision covers: each one whose every cmdlet the
+        store's roles allow too (View-Only Organization Management under Organization Management)."""
+        key = (store_roles, token_roles)
+        cached = self._narrowing.get(key)
+        if cached is None:
+            if self._registry is None:
+                self._registry = default_registry()
+            definitions = list(self._registry)
+            cached = frozenset(
+                r
+                for r in token_roles
+                if r in store_roles or all(allowed(d, store_roles) for d in definitions if allowed(d, frozenset({r})))
+            )
+            self._narrowing[key] = cached  # a handful of role-group combinations exist
+        return cached
 
     def _app_scope(self, claims: dict[str, Any], tenant: Tenant) -> SessionScope:
         """App-only tokens: the application and its roles in ``tenant`` now (``access.open_app_scope``),

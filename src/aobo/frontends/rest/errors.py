@@ -37,6 +37,7 @@ class RestError(Exception):
     fully_qualified_error_id: str = ""
     summary: str = ""  # error.message when it differs from the detailed message
     headers: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # written by the cmdlet before it failed
 
     def __str__(self) -> str:
         return self.message
@@ -93,5 +94,5 @@ def error_body(error: RestError, warnings: list[str] | None = None) -> dict[str,
             },
         },
         "adminapi.warnings@odata.type": WARNINGS_TYPE,
-        "@adminapi.warnings": list(warnings or []),
+        "@adminapi.warnings": [*error.warnings, *(warnings or [])],
     }

@@ -71,7 +71,9 @@ class RunningCommand:
                 objects.append(item)
         except CmdletError as exc:
             self.close(exc.record.message)
-            raise from_record(exc.record) from None
+            error = from_record(exc.record)
+            error.warnings = warnings
+            raise error from None
         except Exception as exc:
             self.close(f"{type(exc).__name__}: {exc}")
             raise
