@@ -9,20 +9,20 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import jwt
 import msal
 import pytest
-import requests
 
 from aobo.cmdlets import roles
 from aobo.cmdlets.exchange.mailbox_object import MAILBOX_SHAPE
 from aobo.domain.models import Tenant
+from aobo.domain.seed import DEMO_APP_ID, demo_app_secret
 from aobo.frontends.oauth import AUDIENCE, KeySet, issue_access_token, issuer_for
 from aobo.server import BackgroundServer
 from tests.e2e.helpers import WARNING_1000, Endpoint, errors_of, objects_of, run
+from tests.identity_support import PortKeepingSession
 from tests.servers import seeded_server
 
 PASSWORD = "Rest-Test-Password-1!"
@@ -87,25 +87,8 @@ def mint(
     )
 
 
-class PortKeepingSession(requests.Session):
-    """msal asks ``/common/userrealm`` on the authority's host without its port (Entra is on 443):
-    put the test server's port back on such URLs."""
-
-    def __init__(self, base_url: str) -> None:
-        super().__init__()
-        self.base_url = base_url
-        self.portless = f"https://{urlsplit(base_url).hostname}/"
-
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
-        if isinstance(url, str) and url.startswith(self.portless):
-            url = f"{self.base_url}/{url[len(self.portless) :]}"
-        return super().request(method, url, *args, **kwargs)
-
-
 def msal_token(server: BackgroundServer, upn: str, org: str) -> str:
-    with PortKeepingSession(server.base_url) as session:
-        session.trust_env = False
-        session.verify = str(server.ca_file)
+    with PortKeepingSession(server.base_url, str(server.ca_file)) as session:
         app = msal.PublicClientApplication(
             CLIENT_ID,
             authority=f"{server.base_url}/{org}",
@@ -684,3 +667,69 @@ def test_token_roles_narrow_a_delegated_scope_never_widen(server: BackgroundServ
     assert widened.status_code == 403
     app_only = invoke(http, _with_claims(server, admin, idtyp="app"), org, "Get-Mailbox")
     assert "App-only access tokens are not accepted" in _www_authenticate(app_only)
+
+
+# --- app-only (client credentials) ---------------------------------------------------------------
+
+
+def app_token(server: BackgroundServer, org: str) -> str:
+    """A token for the demo partner's app, from msal's confidential client (client credentials)."""
+    with PortKeepingSession(server.base_url, str(server.ca_file)) as session:
+        app = msal.ConfidentialClientApplication(
+            str(DEMO_APP_ID),
+            client_credential=demo_app_secret(PASSWORD),
+            authority=f"{server.base_url}/{org}",
+            validate_authority=False,
+            instance_discovery=False,
+            http_client=session,
+        )
+        result = app.acquire_token_for_client(scopes=[f"{AUDIENCE}/.default"])
+    assert "access_token" in result, result
+    return str(result["access_token"])
+
+
+def test_app_only_token_runs_cmdlets_where_the_app_holds_a_role(server: BackgroundServer, http: httpx.Client) -> None:
+    # The app holds Exchange Administrator in contoso (consented through the DAP relationship).
+    token = app_token(server, "contoso.onmicrosoft.com")
+    anchor = {"X-AnchorMailbox": "APP:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@contoso.onmicrosoft.com"}
+    listed = invoke(http, token, "contoso.onmicrosoft.com", "Get-Mailbox", {"Identity": "MeganB"}, headers=anchor)
+    assert listed.status_code == 200, listed.text
+    assert [m["Alias"] for m in listed.json()["value"]] == ["MeganB"]
+    changed = invoke(
+        http, token, "contoso.onmicrosoft.com", "Set-Mailbox", {"Identity": "MeganB", "CustomAttribute9": "by-app"}
+    )
+    assert changed.status_code == 200, changed.text
+    entries = server.store.audit_entries(target_tenant_id=tenant(server, "contoso.onmicrosoft.com").id)
+    assert any(e.cmdlet == "Set-Mailbox" and e.caller == str(DEMO_APP_ID) for e in entries)
+    # The same token replayed against another tenant is refused: it was issued for contoso.
+    other = invoke(http, token, "fabrikam.onmicrosoft.com", "Get-Mailbox", {"ResultSize": 1})
+    assert other.status_code == 401
+
+
+def test_app_without_a_role_in_the_customer_is_refused(server: BackgroundServer, http: httpx.Client) -> None:
+    # The app is consented nowhere but contoso: fabrikam gives it no role at all, so no token either.
+    with PortKeepingSession(server.base_url, str(server.ca_file)) as session:
+        app = msal.ConfidentialClientApplication(
+            str(DEMO_APP_ID),
+            client_credential=demo_app_secret(PASSWORD),
+            authority=f"{server.base_url}/fabrikam.onmicrosoft.com",
+            validate_authority=False,
+            instance_discovery=False,
+            http_client=session,
+        )
+        refused = app.acquire_token_for_client(scopes=[f"{AUDIENCE}/.default"])
+    assert "access_token" not in refused
+    # Roles taken away after the token was issued: the next call is refused.
+    token = app_token(server, "contoso.onmicrosoft.com")
+    app_reg = server.store.apps.get(str(DEMO_APP_ID))
+    contoso = tenant(server, "contoso.onmicrosoft.com")
+    held = server.store.apps.assigned_roles(app_reg, contoso.id)
+    for role in held:
+        server.store.apps.remove_role(app_reg, contoso.id, role)
+    try:
+        response = invoke(http, token, "contoso.onmicrosoft.com", "Get-Mailbox", {"ResultSize": 1})
+        assert response.status_code == 403, response.text
+        assert "can't act on behalf of the organization 'contoso.onmicrosoft.com'" in detail(response)
+    finally:
+        for role in held:
+            server.store.apps.assign_role(app_reg, contoso.id, role)
