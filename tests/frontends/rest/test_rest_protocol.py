@@ -10,13 +10,16 @@ from typing import Any
 
 import pytest
 
+from aobo.cmdlets.access import SessionScope
+from aobo.cmdlets.registry import CmdletDefinition, Registry
 from aobo.cmdlets.results import CmdletError, ErrorCategory, ErrorRecord, ObjectShape, WarningRecord
-from aobo.domain.models import Tenant
+from aobo.domain.models import Tenant, User
 from aobo.frontends.oauth.bearer import BearerRejected
 from aobo.frontends.rest import requests as rq
 from aobo.frontends.rest.cursors import CursorTable
 from aobo.frontends.rest.errors import RestError, error_body, error_id, from_record
 from aobo.frontends.rest.pages import RunningCommand, render_page
+from aobo.frontends.rest.service import Call, RestService
 from aobo.frontends.rest.values import JsonWriter
 
 CONTOSO = Tenant(
@@ -262,3 +265,56 @@ def test_www_authenticate_is_header_safe() -> None:
     header = rejected.www_authenticate
     assert "\r" not in header and "\n" not in header and header.count('"') == 6
     assert header.startswith('Bearer realm="", error="invalid_token", error_description="')
+
+
+class _Store:
+    """Just what RestService asks the store for: tenants by name, and the audit log."""
+
+    def __init__(self) -> None:
+        self.audit: list[Any] = []
+
+    def resolve_tenant(self, name: str) -> Tenant | None:
+        return CONTOSO if name.lower() in CONTOSO.domains else None
+
+    def write_audit(self, entry: Any) -> None:
+        self.audit.append(entry)
+
+
+class _Bearer:
+    def scope(self, token: str, tenant: Tenant) -> SessionScope:
+        if token != "good":
+            raise BearerRejected("signature")
+        caller = User(
+            5, PARTNER.id, uuid.uuid4(), "admin@northwindit.onmicrosoft.com", "Admin", True, frozenset(), False
+        )
+        return SessionScope(caller, PARTNER, tenant, frozenset({"Organization Management"}))
+
+
+def _boom(inv: Any) -> Iterator[Any]:
+    yield SHAPE.make(("first",))
+    raise RuntimeError("secret internal detail /srv/aobo/db.py line 42")
+
+
+def test_service_unexpected_failure_is_500_without_internals(caplog: pytest.LogCaptureFixture) -> None:
+    registry = Registry()
+    registry.register(CmdletDefinition("Get-Boom", _boom, area="builtin"))
+    store = _Store()
+    service = RestService(store, registry, _Bearer())  # type: ignore[arg-type]
+    call = Call(
+        "POST",
+        "/adminapi/beta/contoso.com/InvokeCommand",
+        [],
+        {"authorization": "Bearer good"},
+        "https://h",
+        body=b'{"CmdletInput": {"CmdletName": "Get-Boom"}}',
+    )
+    reply = service.handle(call)
+    assert reply.status == 500
+    text = reply.body.decode()
+    assert "secret" not in text and "Traceback" not in text
+    assert "internal error in the service (RuntimeError)" in json.loads(text)["error"]["message"]
+    assert "secret internal detail" in caplog.text  # logged for the operator
+    assert [e.cmdlet for e in store.audit] == ["Get-Boom"] and not store.audit[0].succeeded
+    # The service keeps answering, and a bad token is a 401 in the same shape.
+    bad = service.handle(Call("POST", call.path, [], {"authorization": "Bearer bad"}, "https://h", body=call.body))
+    assert bad.status == 401 and "WWW-Authenticate" in bad.headers
