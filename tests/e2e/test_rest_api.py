@@ -644,8 +644,7 @@ def test_other_exchange_module_headers_are_accepted(server: BackgroundServer, ht
 
 
 def _with_claims(server: BackgroundServer, token: str, **claims: Any) -> str:
-    """The same token with more claims, signed again with the server's key (what the identity
-    endpoint will issue once it adds Entra roles)."""
+    """The same token with other claims, signed again with the server's key."""
     keys = KeySet.for_settings(server.settings)
     payload = {**jwt.decode(token, options={"verify_signature": False}), **claims}
     key = keys.signing_key
@@ -665,8 +664,10 @@ def test_token_roles_narrow_a_delegated_scope_never_widen(server: BackgroundServ
     helpdesk = _with_claims(server, mint(server, PARTNER_HELPDESK, org), wids=[roles.GLOBAL_ADMINISTRATOR])
     widened = invoke(http, helpdesk, org, "Set-OrganizationConfig", {"AuditDisabled": True})
     assert widened.status_code == 403
+    # A delegated token relabelled app-only (it still has scp and upn) is no access token at all.
     app_only = invoke(http, _with_claims(server, admin, idtyp="app"), org, "Get-Mailbox")
-    assert "App-only access tokens are not accepted" in _www_authenticate(app_only)
+    assert app_only.status_code == 401
+    assert "The token is not an access token." in _www_authenticate(app_only)
 
 
 # --- app-only (client credentials) ---------------------------------------------------------------
