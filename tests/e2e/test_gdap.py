@@ -12,6 +12,7 @@ from pypsrp.powershell import PSInvocationState, RunspacePool
 
 from aobo.cmdlets import roles as role_table
 from aobo.domain import gdap
+from aobo.domain.entra import ENTRA_ROLES
 from aobo.domain.models import NewMailbox, utcnow
 from aobo.domain.store import Store
 from tests.e2e.helpers import PARTNER_ADMIN, Endpoint, errors_of, objects_of, run
@@ -40,7 +41,7 @@ def role_users(rps_rw: Endpoint) -> dict[str, str]:
     store = rps_rw.store
     partner = store.resolve_tenant(PARTNER)
     users = {}
-    for role_id, role_name in role_table.ENTRA_ROLES.items():
+    for role_id, role_name in ENTRA_ROLES.items():
         upn = f"gdap-{role_name.lower().replace(' ', '')}@{PARTNER}"
         store.create_user(partner.id, upn, role_name, rps_rw.password, role_groups=[f"GDAP {role_name}"])
         _grant(store, role_name, [role_id])

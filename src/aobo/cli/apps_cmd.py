@@ -143,7 +143,7 @@ def assign_role(
     db: DbUrl = None,
 ) -> None:
     """Give an application a directory role in its tenant, or in a customer (consent needs a relationship)."""
-    from aobo.cmdlets.roles import ENTRA_ROLES, entra_role_id
+    from aobo.domain.entra import ENTRA_ROLES, entra_role_id
 
     with exit_codes(), _store(data, db) as store:
         role_id = entra_role_id(role)
@@ -165,7 +165,7 @@ def list_apps(
     db: DbUrl = None,
 ) -> None:
     """List applications with their credentials (secret hints, certificate thumbprints) and roles."""
-    from aobo.cmdlets.roles import ENTRA_ROLES
+    from aobo.domain.entra import ENTRA_ROLES
 
     with exit_codes(), _store(data, db) as store:
         home_id = _tenant(store, tenant).id if tenant else None

@@ -66,7 +66,7 @@ def _store(data: Path, db: str | None) -> Iterator[Store]:
 
 
 def _roles(text: str) -> list[str]:
-    from aobo.cmdlets.roles import ENTRA_ROLES, entra_role_id
+    from aobo.domain.entra import ENTRA_ROLES, entra_role_id
 
     ids = []
     for name in (part.strip() for part in text.split(",")):
@@ -96,7 +96,7 @@ def _relationship(store: Store, relationship_id: str) -> GdapRelationship:
 
 
 def _role_names(role_ids: tuple[str, ...]) -> str:
-    from aobo.cmdlets.roles import ENTRA_ROLES
+    from aobo.domain.entra import ENTRA_ROLES
 
     return ", ".join(ENTRA_ROLES.get(r, r) for r in role_ids)
 

@@ -17,13 +17,13 @@ import uuid
 from dataclasses import dataclass
 
 from aobo.cmdlets.roles import (
-    ENTRA_ROLES,
     EXCHANGE_ROLE_GROUPS,
     entra_for_dap,
     entra_for_role_groups,
     roles_for_dap,
     roles_for_entra,
 )
+from aobo.domain.entra import ENTRA_ROLES
 from aobo.domain.models import AppRegistration, Tenant, User
 from aobo.domain.store import Store
 from aobo.errors import AccessDenied

@@ -14,6 +14,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
+from aobo.domain.entra import (
+    EXCHANGE_ADMINISTRATOR,
+    EXCHANGE_RECIPIENT_ADMINISTRATOR,
+    GLOBAL_ADMINISTRATOR,
+    GLOBAL_READER,
+    HELPDESK_ADMINISTRATOR,
+)
+from aobo.domain.entra import SECURITY_READER as SECURITY_READER_ROLE
+
 if TYPE_CHECKING:
     from aobo.cmdlets.registry import CmdletDefinition
 
@@ -91,24 +100,6 @@ def roles_for_dap(partner_groups: Iterable[str]) -> frozenset[str]:
     return frozenset(DAP_GROUPS[g.lower()] for g in partner_groups if g.lower() in DAP_GROUPS)
 
 
-#: Microsoft Entra built-in roles by role template id (the same in every tenant): the roles a GDAP
-#: relationship grants a partner's security groups and an app registration may be assigned.
-GLOBAL_ADMINISTRATOR: Final = "62e90394-69f5-4237-9190-012177145e10"
-EXCHANGE_ADMINISTRATOR: Final = "29232cdf-9323-42fd-ade2-1d097af3e4de"
-EXCHANGE_RECIPIENT_ADMINISTRATOR: Final = "31392ffb-586c-42d1-9346-e59415a2cc4e"
-GLOBAL_READER: Final = "f2ef992c-3afb-46b9-b7cf-a126ee74c451"
-HELPDESK_ADMINISTRATOR: Final = "729827e3-9c14-49f7-bb1b-9608f156bbb8"
-SECURITY_READER_ROLE: Final = "5d6b6bb7-de71-4623-b4af-96380a352509"
-
-ENTRA_ROLES: Final[dict[str, str]] = {
-    GLOBAL_ADMINISTRATOR: "Global Administrator",
-    EXCHANGE_ADMINISTRATOR: "Exchange Administrator",
-    EXCHANGE_RECIPIENT_ADMINISTRATOR: "Exchange Recipient Administrator",
-    GLOBAL_READER: "Global Reader",
-    HELPDESK_ADMINISTRATOR: "Helpdesk Administrator",
-    SECURITY_READER_ROLE: "Security Reader",
-}
-
 #: Entra role → the Exchange role group it acts as, as Exchange Online maps directory roles.
 ENTRA_ROLE_GROUPS: Final[dict[str, str]] = {
     GLOBAL_ADMINISTRATOR: ORGANIZATION_MANAGEMENT,
@@ -118,16 +109,6 @@ ENTRA_ROLE_GROUPS: Final[dict[str, str]] = {
     HELPDESK_ADMINISTRATOR: HELP_DESK,
     SECURITY_READER_ROLE: SECURITY_READER,
 }
-
-_ENTRA_BY_NAME: Final = {name.lower(): template for template, name in ENTRA_ROLES.items()}
-
-
-def entra_role_id(name_or_id: str) -> str | None:
-    """The template id of an Entra role given by display name (any case) or id; ``None`` if unknown."""
-    text = name_or_id.strip().lower()
-    if text in ENTRA_ROLES:
-        return text
-    return _ENTRA_BY_NAME.get(text)
 
 
 #: DAP partner groups → the Entra role they act as in a customer (what a token's ``wids`` says).

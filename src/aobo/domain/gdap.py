@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
+from aobo.domain.entra import GLOBAL_ADMINISTRATOR
 from aobo.domain.errors import AlreadyExists, InvalidChange, NotFound
 from aobo.domain.models import AccessAssignment, GdapRelationship, GdapStatus, utcnow
 from aobo.domain.repository import Repository
@@ -53,9 +54,6 @@ AUTO_EXTEND_DAYS: Final = 180
 REQUEST_LIFETIME: Final = timedelta(days=90)
 MAX_NAME_LENGTH: Final = 50
 MAX_GROUP_LENGTH: Final = 128
-#: Global Administrator's role template id (``cmdlets.roles.GLOBAL_ADMINISTRATOR``; the domain does
-#: not import the engine). Auto-extension is refused for relationships holding it.
-GLOBAL_ADMINISTRATOR: Final = "62e90394-69f5-4237-9190-012177145e10"
 _AUTO_EXTEND_REFUSED: Final = (
     "Auto-extension is not supported for relationships that include the Microsoft Entra Global Administrator "
     "role. Set autoExtendDuration to PT0S or remove the Global Administrator role."
@@ -352,6 +350,7 @@ class GdapStore(Repository):
             )
         if auto_extend_days not in (0, AUTO_EXTEND_DAYS):
             raise InvalidChange("The supported autoExtendDuration values are PT0S and P180D.")
+        # Microsoft refuses auto-extension for relationships holding Global Administrator.
         if auto_extend_days and GLOBAL_ADMINISTRATOR in roles:
             raise InvalidChange(_AUTO_EXTEND_REFUSED)
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
+from aobo.domain.entra import EXCHANGE_ADMINISTRATOR, EXCHANGE_RECIPIENT_ADMINISTRATOR, GLOBAL_READER
 from aobo.domain.errors import NotFound
 from aobo.domain.gdap import AUTO_EXTEND_DAYS, MAX_DURATION_DAYS
 from aobo.domain.models import NewMailbox, Tenant
@@ -71,7 +72,6 @@ DEMO_APP_NAME: Final = "Northwind Automation"
 DEMO_APP_ID: Final = stable_guid("app", PARTNER_DOMAIN, DEMO_APP_NAME)
 #: The customer the demo app is consented into, as Exchange Administrator (through the DAP relationship).
 DEMO_APP_CUSTOMER: Final = "contoso.onmicrosoft.com"
-_EXCHANGE_ADMINISTRATOR: Final = "29232cdf-9323-42fd-ade2-1d097af3e4de"  # Entra role template id
 
 
 def demo_app_secret(password: str | None = None) -> str:
@@ -133,14 +133,10 @@ _OTHERS: Final = (_TenantSpec("woodgrove", (), 5),)
 # Reached only through GDAP: no DAP relationship, and only partner users in the groups below.
 _GDAP_CUSTOMERS: Final = (_TenantSpec("litware", (), 10),)
 GDAP_RELATIONSHIP_NAME: Final = "Litware Exchange management"
-# Entra role template ids (aobo.cmdlets.roles; the domain does not import the engine).
-_EXCHANGE_ADMINISTRATOR: Final = "29232cdf-9323-42fd-ade2-1d097af3e4de"
-_EXCHANGE_RECIPIENT_ADMINISTRATOR: Final = "31392ffb-586c-42d1-9346-e59415a2cc4e"
-_GLOBAL_READER: Final = "f2ef992c-3afb-46b9-b7cf-a126ee74c451"
 #: Partner security group → the roles it is assigned in the GDAP relationship.
 GDAP_GROUPS: Final = {
-    "Exchange Admins": (_EXCHANGE_ADMINISTRATOR, _EXCHANGE_RECIPIENT_ADMINISTRATOR),
-    "Exchange Readers": (_GLOBAL_READER,),
+    "Exchange Admins": (EXCHANGE_ADMINISTRATOR, EXCHANGE_RECIPIENT_ADMINISTRATOR),
+    "Exchange Readers": (GLOBAL_READER,),
 }
 
 
@@ -544,7 +540,7 @@ def _ensure_demo_app(store: Store, password: str) -> None:
             partner.id, DEMO_APP_NAME, app_id=DEMO_APP_ID, object_id=stable_guid("app-object", str(DEMO_APP_ID))
         )
         tx.apps.add_secret(app, value=demo_app_secret(password), lifetime=timedelta(days=730))
-        tx.apps.assign_role(app, customer.id, _EXCHANGE_ADMINISTRATOR)
+        tx.apps.assign_role(app, customer.id, EXCHANGE_ADMINISTRATOR)
 
 
 def seed_generated(

@@ -19,7 +19,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from aobo.cmdlets.roles import ENTRA_ROLES, entra_for_dap
+from aobo.cmdlets.roles import entra_for_dap
+from aobo.domain.entra import ENTRA_ROLES
 from aobo.domain.models import PARTNER_ROLE_GROUPS, GdapRelationship, Relationship, Tenant, User
 from aobo.domain.store import Store
 from aobo.errors import AuthenticationFailed

@@ -30,7 +30,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from aobo.cmdlets.roles import ENTRA_ROLES, EXCHANGE_ROLE_GROUPS, ORGANIZATION_MANAGEMENT
+from aobo.cmdlets.roles import EXCHANGE_ROLE_GROUPS, ORGANIZATION_MANAGEMENT
+from aobo.domain.entra import ENTRA_ROLES
 from aobo.domain.errors import AlreadyExists, InvalidChange, NotFound
 from aobo.domain.gdap import format_duration, group_guid, parse_auto_extend, parse_duration
 from aobo.domain.models import PARTNER_ROLE_GROUPS, AccessAssignment, GdapRelationship, Tenant, User
