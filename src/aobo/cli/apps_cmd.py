@@ -6,8 +6,6 @@ printed once, when it is created: the database keeps only its hash.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -17,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from aobo.cli.common import console, err_console, exit_codes
+from aobo.cli.database import DataDir, DbUrl, database
 from aobo.errors import AoboError, NotFound
 from aobo.settings import Settings
 
@@ -27,26 +26,8 @@ if TYPE_CHECKING:
 apps = typer.Typer(help="App registrations: applications that sign in as themselves (client credentials).")
 keys = typer.Typer(help="The identity endpoint's token signing keys.")
 
-DataDir = Annotated[
-    Path, typer.Option("--data", envvar="AOBO_DATA", help="Directory for the SQLite database and TLS files.")
-]
-DbUrl = Annotated[
-    str | None,
-    typer.Option("--db", envvar="AOBO_DB", help="SQLAlchemy database URL (default: aobo.db in the data directory)."),
-]
 TenantOption = Annotated[str, typer.Option("--tenant", help="A tenant's domain or id.")]
 SecretDays = Annotated[int, typer.Option("--days", min=1, max=730, help="Days the secret stays valid.")]
-
-
-@contextlib.contextmanager
-def _store(data: Path, db: str | None) -> Iterator[Store]:
-    from aobo.cli.app import open_store
-
-    store = open_store(Settings(data_dir=data, db_url=db))
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 def _tenant(store: Store, ref: str) -> Tenant:
@@ -81,7 +62,7 @@ def create(
     db: DbUrl = None,
 ) -> None:
     """Register an application in a tenant; print its application (client) id."""
-    with exit_codes(), _store(data, db) as store:
+    with exit_codes(), database(data, db) as store:
         pem = _read_certificate(certificate) if certificate else None
         home = _tenant(store, tenant)
         with store.transaction() as tx:
@@ -112,7 +93,7 @@ def add_secret(
     db: DbUrl = None,
 ) -> None:
     """Add a client secret to an application and print it once."""
-    with exit_codes(), _store(data, db) as store:
+    with exit_codes(), database(data, db) as store:
         app = _app(store, app_id)
         secret, value = store.apps.add_secret(app, lifetime=timedelta(days=days))
         console.print(f"Secret id: {secret.key_id}", highlight=False)
@@ -127,7 +108,7 @@ def add_certificate(
     db: DbUrl = None,
 ) -> None:
     """Register a certificate for client assertions (its thumbprint is the assertion's x5t)."""
-    with exit_codes(), _store(data, db) as store:
+    with exit_codes(), database(data, db) as store:
         cert = store.apps.add_certificate(_app(store, app_id), _read_certificate(certificate))
         console.print(f"Certificate thumbprint: {cert.sha1_thumbprint.upper()}", highlight=False)
 
@@ -145,7 +126,7 @@ def assign_role(
     """Give an application a directory role in its tenant, or in a customer (consent needs a relationship)."""
     from aobo.domain.entra import ENTRA_ROLES, entra_role_id
 
-    with exit_codes(), _store(data, db) as store:
+    with exit_codes(), database(data, db) as store:
         role_id = entra_role_id(role)
         if role_id is None:
             known = ", ".join(sorted(ENTRA_ROLES.values()))
@@ -167,7 +148,7 @@ def list_apps(
     """List applications with their credentials (secret hints, certificate thumbprints) and roles."""
     from aobo.domain.entra import ENTRA_ROLES
 
-    with exit_codes(), _store(data, db) as store:
+    with exit_codes(), database(data, db) as store:
         home_id = _tenant(store, tenant).id if tenant else None
         table = Table(title="App registrations", title_justify="left")
         table.add_column("Application (client) id", no_wrap=True, min_width=36)

@@ -31,7 +31,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from aobo.cli.app import open_store
+from aobo.cli.database import open_store
 from aobo.domain.seed import seed_demo
 from aobo.errors import AoboError
 from aobo.server import BackgroundServer, demo_accounts_table

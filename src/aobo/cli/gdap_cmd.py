@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from aobo.cli.common import console, exit_codes
+from aobo.cli.database import DataDir, DbUrl, database
 from aobo.errors import AoboError
 
 if TYPE_CHECKING:
@@ -32,17 +33,6 @@ gdap_app = typer.Typer(
     no_args_is_help=True,
 )
 
-# The same options, environment variables and defaults as ``aobo serve`` and ``aobo seed``.
-DataDir = Annotated[
-    Path,
-    typer.Option("--data", envvar="AOBO_DATA", help="Directory for the SQLite database and TLS files."),
-]
-DbUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--db", envvar="AOBO_DB", help="SQLAlchemy database URL (default: aobo.db in --data).", show_default=False
-    ),
-]
 Roles = Annotated[
     str,
     typer.Option(
@@ -54,15 +44,8 @@ Roles = Annotated[
 
 @contextmanager
 def _store(data: Path, db: str | None) -> Iterator[Store]:
-    from aobo.cli.app import open_store
-    from aobo.settings import Settings
-
-    with exit_codes():
-        store = open_store(Settings(data_dir=data, db_url=db))
-        try:
-            yield store
-        finally:
-            store.close()
+    with exit_codes(), database(data, db) as store:
+        yield store
 
 
 def _roles(text: str) -> list[str]:
