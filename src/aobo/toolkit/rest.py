@@ -21,7 +21,6 @@ refresh and one retry.
 from __future__ import annotations
 
 import asyncio
-import collections
 import email.utils
 import logging
 import random
@@ -38,8 +37,8 @@ from aobo.toolkit.auth import AppCredential, DeviceCode, SignIn, TokenProvider
 from aobo.toolkit.credential import MASK, Credential, _Secret
 from aobo.toolkit.errors import AuthError, CommandError, ConnectError, ToolkitError, TransientError
 from aobo.toolkit.session import (
+    BatchStream,
     InvokeResult,
-    Progress,
     Session,
     SyncPipelineStream,
     _call,
@@ -192,57 +191,15 @@ class RestConnector:
 # ------------------------------------------------------------------------------------------------ streams
 
 
-class RestPipelineStream:
+class RestPipelineStream(BatchStream):
     """One command's output page by page (``async for``), with its warnings; like PSRP's stream.
 
     A REST call runs one cmdlet: a pipeline of several is refused before anything is sent.
     """
 
     def __init__(self, session: AsyncRestSession, specs: list[Any]) -> None:
-        self.warnings: list[str] = []
-        self.errors: list[CommandError] = []
-        self.information: list[str] = []
-        self.verbose: list[str] = []
-        self.progress: list[Progress] = []
-        self.state = "NotStarted"
-        self.failure: CommandError | None = None
-        self._pages = session._pages(specs, self)
-        self._buffer: collections.deque[Any] = collections.deque()
-
-    def __aiter__(self) -> RestPipelineStream:
-        return self
-
-    async def __anext__(self) -> Any:
-        while not self._buffer:
-            self._buffer.extend(await self._pages.__anext__())
-        return self._buffer.popleft()
-
-    async def next_batch(self) -> list[Any] | None:
-        """The records of the next page, or None at the end."""
-        if self._buffer:
-            batch = list(self._buffer)
-            self._buffer.clear()
-            return batch
-        try:
-            return await self._pages.__anext__()
-        except StopAsyncIteration:
-            return None
-
-    async def collect(self) -> InvokeResult:
-        output: list[Any] = list(self._buffer)
-        self._buffer.clear()
-        async for page in self._pages:
-            output.extend(page)
-        return InvokeResult(output, self)  # type: ignore[arg-type]  # the same stream attributes
-
-    async def aclose(self) -> None:
-        await self._pages.aclose()
-
-    async def __aenter__(self) -> RestPipelineStream:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
+        super().__init__("NotStarted")
+        self._batches = session._pages(specs, self)
 
 
 # ------------------------------------------------------------------------------------------------ session

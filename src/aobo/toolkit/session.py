@@ -157,7 +157,7 @@ def _command_error(record: Any, *, terminating: bool = False) -> CommandError:
 class InvokeResult(Sequence[Any]):
     """The output records of one pipeline, plus what it wrote to the other streams."""
 
-    def __init__(self, output: list[Any], stream: PipelineStream) -> None:
+    def __init__(self, output: list[Any], stream: BatchStream) -> None:
         self.output = output
         self.warnings: list[str] = stream.warnings
         self.errors: list[CommandError] = stream.errors
@@ -289,24 +289,27 @@ def endpoint_url(uri: str, org: str | None) -> str:
 # ------------------------------------------------------------------------------------------------ streams
 
 
-class PipelineStream:
-    """Output records of one pipeline as they arrive (``async for``), and its other streams so far.
+class BatchStream:
+    """Output records of one command as they arrive (``async for``), and its other streams so far.
 
-    Leaving the loop early (``break``, an exception) releases the pipeline on the server.
+    The transport fills ``_batches``: an async generator yielding lists of records (a PSRP Receive,
+    a REST page), which writes the other streams on this object as it goes. Leaving the loop early
+    (``break``, an exception) closes the generator, which releases the command on the server.
     """
 
-    def __init__(self, session: AsyncSession, build: Callable[[psrpcore.ClientRunspacePool], Any]) -> None:
+    _batches: AsyncIterator[list[Any]]
+
+    def __init__(self, state: str) -> None:
         self.warnings: list[str] = []
         self.errors: list[CommandError] = []
         self.information: list[str] = []
         self.verbose: list[str] = []
         self.progress: list[Progress] = []
-        self.state = PSInvocationState.NotStarted.name
+        self.state = state
         self.failure: CommandError | None = None
-        self._batches = session._run(build, self)
         self._buffer: collections.deque[Any] = collections.deque()
 
-    def __aiter__(self) -> PipelineStream:
+    def __aiter__(self) -> BatchStream:
         return self
 
     async def __anext__(self) -> Any:
@@ -315,7 +318,7 @@ class PipelineStream:
         return self._buffer.popleft()
 
     async def next_batch(self) -> list[Any] | None:
-        """The records of the next Receive, or None at the end (for the sync facade: one hop per batch)."""
+        """The records of the next batch, or None at the end (for the sync facade: one hop per batch)."""
         if self._buffer:
             batch = list(self._buffer)
             self._buffer.clear()
@@ -333,13 +336,21 @@ class PipelineStream:
         return InvokeResult(output, self)
 
     async def aclose(self) -> None:
-        await self._batches.aclose()
+        await self._batches.aclose()  # type: ignore[attr-defined]  # an async generator
 
-    async def __aenter__(self) -> PipelineStream:
+    async def __aenter__(self) -> BatchStream:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+class PipelineStream(BatchStream):
+    """One PSRP pipeline's output, a Receive at a time."""
+
+    def __init__(self, session: AsyncSession, build: Callable[[psrpcore.ClientRunspacePool], Any]) -> None:
+        super().__init__(PSInvocationState.NotStarted.name)
+        self._batches = session._run(build, self)
 
     def _on_event(self, event: psrpcore.PSRPEvent) -> None:
         if isinstance(event, psrpcore.WarningRecordEvent):
@@ -797,7 +808,7 @@ def _call(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T], on_inte
 class SyncPipelineStream(Iterator[Any]):
     """:class:`PipelineStream` for synchronous code: one hop to the loop thread per Receive, not per record."""
 
-    def __init__(self, session: Session, inner: PipelineStream) -> None:
+    def __init__(self, session: Session, inner: BatchStream) -> None:
         self._session = session
         self._inner = inner
         self._buffer: collections.deque[Any] = collections.deque()
