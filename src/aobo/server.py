@@ -199,6 +199,10 @@ def _print_banner(
 ) -> None:
     console.print(f"[bold]aobo[/] remote PowerShell endpoint: [cyan]{_display_url(settings)}[/]")
     console.print("  Partners add ?DelegatedOrg=<customer domain>. Configuration: Microsoft.Exchange")
+    base = _display_url(settings).rsplit("/", 1)[0]
+    rest = f"{base}/adminapi/beta/<tenant>/InvokeCommand"
+    console.print(f"[bold]aobo[/] REST admin API: [cyan]{rest}[/]", highlight=False)
+    console.print(f"  OAuth tokens (Entra-shaped, msal works): authority [cyan]{base}/<tenant>[/]", highlight=False)
     if ssl_files:
         console.print(f"  TLS certificate: {ssl_files[0]}")
     else:
