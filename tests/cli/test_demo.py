@@ -75,6 +75,16 @@ def test_aobo_demo_plays_the_partner_flow_with_the_toolkit() -> None:
     assert "fabrikam.onmicrosoft.com 1,354 80 42 24 1,500" in output
     # Nothing left open, on the server or in the client.
     assert f"Sessions of {PARTNER_ADMIN} still open: 0 on the server, 0 in this client." in output
+    # Today's path: REST with an OAuth token, as a GDAP partner; the roles of each group decide.
+    assert 's = connect("litware.onmicrosoft.com", credential, transport="rest")' in output
+    assert output.count('s.invoke("Get-Mailbox", ResultSize="Unlimited"): 10 mailboxes') == 2
+    admin_part, reader_part = output.split("gdapreader@northwindit.onmicrosoft.com (Exchange Readers):")
+    assert 's.invoke("Set-Mailbox", ...): changed' in admin_part.rsplit("(Exchange Admins):", 1)[1]
+    assert (
+        's.invoke("Set-Mailbox", ...): refused: The user '
+        '"northwindit.onmicrosoft.com\\gdapreader@northwindit.onmicrosoft.com" isn\'t assigned to any management roles'
+        in reader_part
+    )
     assert "Demo finished" in output
 
 

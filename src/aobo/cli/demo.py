@@ -11,7 +11,9 @@ partner to do by hand, with :mod:`aobo.toolkit` instead of PowerShell:
 3. meet the two refusals: a tenant that is not a customer, and a fourth concurrent session;
 4. run Get-Mailbox in every customer at once within the session limit (:func:`aobo.toolkit.run_command`)
    into a CSV file, print the fan-out summary and a report read back from that file;
-5. show that no session is left open on the server.
+5. show that no session is left open on the server;
+6. do today's version of it: Exchange Online's REST API with an OAuth token from the identity
+   endpoint (msal), as a GDAP partner whose security groups hold Entra roles in the customer.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from aobo.errors import AoboError
 from aobo.server import BackgroundServer, demo_accounts_table
 from aobo.settings import Settings
 from aobo.toolkit import Credential, connect, parse, run_command
-from aobo.toolkit.errors import AuthError, SessionLimitError, ToolkitError
+from aobo.toolkit.errors import AuthError, CommandError, SessionLimitError, ToolkitError
 from aobo.toolkit.partner import Customer, list_customers
 from aobo.toolkit.session import Session, open_sessions
 
@@ -81,6 +83,7 @@ def run_demo(console: Console) -> None:
                 partner = world.partner.initial_domain
                 endpoint = _Endpoint(server, Credential(f"admin@{partner}", world.password))
                 _play(console, endpoint, partner, [t.initial_domain for t in world.others], Path(tmp))
+                _rest_with_gdap(console, server, partner, world.gdap_customers[0].initial_domain, world.password)
         except ToolkitError as exc:  # the story broke: say where, without a traceback
             raise AoboError(f"the demo failed: {type(exc).__name__}: {exc}") from exc
         finally:
@@ -248,6 +251,38 @@ def _no_session_left(console: Console, endpoint: _Endpoint) -> None:
     console.print(
         f"  {endpoint.sessions_on_server()} on the server, {len(open_sessions())} in this client.", highlight=False
     )
+
+
+def _rest_with_gdap(console: Console, server: BackgroundServer, partner: str, customer: str, password: str) -> None:
+    _step(console, "Today's path: the REST API with OAuth, as a GDAP partner (no remote PowerShell).")
+    console.print(
+        f"{customer} granted {partner} GDAP roles: Exchange Admins hold Exchange Administrator, "
+        "Exchange Readers hold Global Reader.",
+        highlight=False,
+    )
+    for user, group in ((f"gdapadmin@{partner}", "Exchange Admins"), (f"gdapreader@{partner}", "Exchange Readers")):
+        console.print(f"{user} ({group}):", highlight=False)
+        console.print(f'  s = connect("{customer}", credential, transport="rest")', highlight=False)
+        console.print("  [dim]# msal signs in; the token names the customer and the roles held there[/]")
+        with connect(
+            customer,
+            Credential(user, password),
+            server.url,
+            ca_file=server.ca_file,
+            transport="rest",
+            authority=server.base_url,
+        ) as session:
+            mailboxes = session.invoke("Get-Mailbox", ResultSize="Unlimited")
+            console.print(
+                f'  s.invoke("Get-Mailbox", ResultSize="Unlimited"): {len(mailboxes)} mailboxes', highlight=False
+            )
+            try:
+                session.invoke("Set-Mailbox", Identity=mailboxes[0]["Alias"], CustomAttribute1="reviewed")
+            except (AuthError, CommandError) as exc:
+                text = str(exc).rsplit("]", 1)[-1].strip().split(" that allow", 1)[0]
+                console.print(f'  s.invoke("Set-Mailbox", ...): [red]refused: {escape(text)}[/]', highlight=False)
+            else:
+                console.print('  s.invoke("Set-Mailbox", ...): [green]changed[/]', highlight=False)
 
 
 # ------------------------------------------------------------------------------------------- output
