@@ -140,7 +140,7 @@ def test_create_with_a_bad_certificate_or_tenant(tmp_path: Path) -> None:
     )
     assert bad.exit_code == 1 and "not a PEM-encoded X.509 certificate" in bad.output
     nowhere = runner.invoke(app, ["app", "create", "--tenant", "nowhere.example", "--name", "X", *data])
-    assert nowhere.exit_code == 1 and "No tenant 'nowhere.example'" in nowhere.output
+    assert nowhere.exit_code == 1 and "no tenant 'nowhere.example'" in nowhere.output
     with Store.open(f"sqlite:///{tmp_path / 'aobo.db'}") as store:
         assert store.apps.list() == []  # nothing half-created
 

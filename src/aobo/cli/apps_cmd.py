@@ -15,12 +15,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from aobo.cli.common import console, err_console, exit_codes
-from aobo.cli.database import DataDir, DbUrl, database
+from aobo.cli.database import DataDir, DbUrl, database, tenant_named
 from aobo.errors import AoboError, NotFound
 from aobo.settings import Settings
 
 if TYPE_CHECKING:
-    from aobo.domain.models import AppRegistration, Tenant
+    from aobo.domain.models import AppRegistration
     from aobo.domain.store import Store
 
 apps = typer.Typer(help="App registrations: applications that sign in as themselves (client credentials).")
@@ -28,13 +28,6 @@ keys = typer.Typer(help="The identity endpoint's token signing keys.")
 
 TenantOption = Annotated[str, typer.Option("--tenant", help="A tenant's domain or id.")]
 SecretDays = Annotated[int, typer.Option("--days", min=1, max=730, help="Days the secret stays valid.")]
-
-
-def _tenant(store: Store, ref: str) -> Tenant:
-    tenant = store.resolve_tenant(ref)
-    if tenant is None:
-        raise NotFound(f"No tenant {ref!r}.")
-    return tenant
 
 
 def _app(store: Store, app_id: str) -> AppRegistration:
@@ -64,7 +57,7 @@ def create(
     """Register an application in a tenant; print its application (client) id."""
     with exit_codes(), database(data, db) as store:
         pem = _read_certificate(certificate) if certificate else None
-        home = _tenant(store, tenant)
+        home = tenant_named(store, tenant)
         with store.transaction() as tx:
             app = tx.apps.create(home.id, name)
             value = tx.apps.add_secret(app, lifetime=timedelta(days=days))[1] if secret else None
@@ -131,7 +124,7 @@ def assign_role(
         if role_id is None:
             known = ", ".join(sorted(ENTRA_ROLES.values()))
             raise AoboError(f"unknown role {role!r}; one of: {known}")
-        app, target = _app(store, app_id), _tenant(store, tenant)
+        app, target = _app(store, app_id), tenant_named(store, tenant)
         added = store.apps.assign_role(app, target.id, role_id)
         verb = "Assigned" if added else "Already assigned:"
         console.print(
@@ -149,7 +142,7 @@ def list_apps(
     from aobo.domain.entra import ENTRA_ROLES
 
     with exit_codes(), database(data, db) as store:
-        home_id = _tenant(store, tenant).id if tenant else None
+        home_id = tenant_named(store, tenant).id if tenant else None
         table = Table(title="App registrations", title_justify="left")
         table.add_column("Application (client) id", no_wrap=True, min_width=36)
         for column in ("Name", "Home tenant", "Credentials", "Roles"):

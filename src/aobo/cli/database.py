@@ -14,6 +14,7 @@ from aobo.errors import AoboError
 from aobo.settings import Settings
 
 if TYPE_CHECKING:
+    from aobo.domain.models import Tenant
     from aobo.domain.store import Store
 
 DataDir = Annotated[
@@ -72,3 +73,11 @@ def database(data: Path, db: str | None) -> Iterator[Store]:
         yield store
     finally:
         store.close()
+
+
+def tenant_named(store: Store, ref: str) -> Tenant:
+    """The tenant a command option names (any of its domains, or its id); else a one-line error."""
+    tenant = store.resolve_tenant(ref)
+    if tenant is None:
+        raise AoboError(f"no tenant {ref!r}")
+    return tenant

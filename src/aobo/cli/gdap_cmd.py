@@ -18,11 +18,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from aobo.cli.common import console, exit_codes
-from aobo.cli.database import DataDir, DbUrl, database
+from aobo.cli.database import DataDir, DbUrl, database, tenant_named
 from aobo.errors import AoboError
 
 if TYPE_CHECKING:
-    from aobo.domain.models import GdapRelationship, Tenant
+    from aobo.domain.models import GdapRelationship
     from aobo.domain.store import Store
 
 __all__ = ["gdap_app", "register"]
@@ -64,13 +64,6 @@ def _roles(text: str) -> list[str]:
     return ids
 
 
-def _tenant(store: Store, ref: str) -> Tenant:
-    tenant = store.resolve_tenant(ref)
-    if tenant is None:
-        raise AoboError(f"no tenant {ref!r}")
-    return tenant
-
-
 def _relationship(store: Store, relationship_id: str) -> GdapRelationship:
     found = store.gdap.get(relationship_id)
     if found is None:
@@ -98,7 +91,7 @@ def list_relationships(
 ) -> None:
     """List GDAP relationships with their effective status (expiry is read from the clock)."""
     with _store(data, db) as store, exit_codes():
-        tenant_id = _tenant(store, tenant).id if tenant else None
+        tenant_id = tenant_named(store, tenant).id if tenant else None
         relationships = store.gdap.relationships(tenant_id)
         table = Table(title="GDAP relationships", title_justify="left")
         table.add_column("Id", no_wrap=True, min_width=36)
@@ -142,7 +135,7 @@ def create(
     with _store(data, db) as store, exit_codes():
         role_ids = _roles(roles)
         days = parse_duration(duration)
-        partner_tenant, customer_tenant = _tenant(store, partner), _tenant(store, customer)
+        partner_tenant, customer_tenant = tenant_named(store, partner), tenant_named(store, customer)
         with store.transaction() as tx:
             rel = tx.gdap.create(
                 partner_tenant.id,
