@@ -228,6 +228,27 @@ def test_a_deleted_assignment_refuses_the_next_command_with_exchange_s_authz_tex
         assert f'The user "{PARTNER}\\{upn}" isn\'t assigned to any management roles.' in info.value.reason
 
 
+def test_roles_that_shrink_or_grow_apply_to_the_next_command_of_an_open_session(rps_rw: Endpoint) -> None:
+    store = rps_rw.store
+    partner = store.resolve_tenant(PARTNER)
+    upn = f"gdap-two-groups@{PARTNER}"
+    store.create_user(partner.id, upn, "Two groups", rps_rw.password, role_groups=["GDAP writers", "GDAP readers"])
+    writers = _grant(store, "writers", [role_table.EXCHANGE_ADMINISTRATOR], group="GDAP writers")
+    _grant(store, "readers", [role_table.GLOBAL_READER], group="GDAP readers")
+    with rps_rw.pool(upn, LITWARE) as pool:
+        [first] = objects_of(run(pool, "Get-Mailbox", ("ResultSize", 1)))
+        change = ("Identity", first["Alias"]), ("CustomAttribute3", "shrink")
+        assert _allowed(pool, "Set-Mailbox", *change)
+        assert errors_of(run(pool, "Set-Mailbox", *change)) == []
+        (assignment,) = store.gdap.assignments(writers)
+        store.gdap.unassign(writers, assignment.guid)
+        # Global Reader is left: reading goes on, writing stops at once.
+        assert _allowed(pool, "Get-Mailbox", ("ResultSize", 1))
+        assert not _allowed(pool, "Set-Mailbox", *change)
+        store.gdap.assign(writers, "GDAP writers", [role_table.EXCHANGE_ADMINISTRATOR])
+        assert _allowed(pool, "Set-Mailbox", *change)
+
+
 def test_auto_extension_keeps_a_session_working_past_the_first_end(
     rps_rw: Endpoint, monkeypatch: pytest.MonkeyPatch
 ) -> None:

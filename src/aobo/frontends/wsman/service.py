@@ -233,7 +233,10 @@ class WSManService:
             scope = open_scope(self.store, user, caller.delegated_org)
         except AccessDenied as exc:
             raise faults.access_denied(str(exc)) from None
-        runspace = Runspace(self._engine(scope, shell_id), application_private_data(), self.loop, self._submit)
+        shell: Shell | None = None
+        # The engine reads the shell's scope at each pipeline: _recheck_scope may replace it.
+        engine = self._engine(lambda: shell.scope if shell is not None else scope, shell_id)
+        runspace = Runspace(engine, application_private_data(), self.loop, self._submit)
         try:
             runspace.open(creation)
         except RunspaceError as exc:
@@ -259,10 +262,11 @@ class WSManService:
     def _submit(self, fn: Callable[[], None]) -> None:
         self.pipeline_executor.submit(fn).add_done_callback(_log_failure)
 
-    def _engine(self, scope: SessionScope, session_id: str) -> SessionEngine:
+    def _engine(self, current: Callable[[], SessionScope], session_id: str) -> SessionEngine:
         store, registry = self.store, self.registry
 
         def context(is_stopping: Callable[[], bool], host: Host | None = None) -> CmdletContext:
+            scope = current()
             return CmdletContext(
                 store, scope.caller, scope.caller_tenant, scope.tenant, scope.roles, session_id, is_stopping, host
             )
@@ -280,7 +284,7 @@ class WSManService:
             return run_with_host(invocations, input, is_stopping, None)
 
         def metadata(names: list[str] | None, command_type: int) -> list[Any]:
-            return command_metadata(registry, names, command_type, scope.roles)
+            return command_metadata(registry, names, command_type, current().roles)
 
         def audit(invocations: list[CommandInvocation], error: str | None) -> None:
             for entry in audit_entries(context(lambda: False), invocations, error, registry):
@@ -328,17 +332,18 @@ class WSManService:
     def _recheck_scope(self, shell: Shell) -> None:
         """A removed DAP relationship, an expired or terminated GDAP one, a deleted access
         assignment, a disabled account or a lock-out takes effect on the next command of an open
-        session, not at the next session."""
+        session, not at the next session; so does a change in the roles held, both ways."""
         scope = shell.scope
         user = self.store.find_user(scope.caller.user_principal_name)
         if user is None or user.locked_out or not user.remote_powershell_enabled:
             raise faults.access_denied()
         if scope.tenant.id == scope.caller_tenant.id:
             return
-        if roles_for_dap(user.role_groups) and self.store.relationship(scope.caller_tenant.id, scope.tenant.id):
-            return  # a DAP agent with its relationship in place: the common case, two indexed reads
+        dap = roles_for_dap(user.role_groups)
+        if dap and dap == scope.roles and self.store.relationship(scope.caller_tenant.id, scope.tenant.id):
+            return  # the session's roles are all DAP's and DAP still holds: the common case, two indexed reads
         try:
-            open_scope(self.store, user, str(scope.tenant.guid))
+            fresh = open_scope(self.store, user, str(scope.tenant.guid))
         except AccessDenied as exc:
             if isinstance(exc, NoManagementRoles):
                 raise faults.access_denied(str(exc)) from None
@@ -346,6 +351,8 @@ class WSManService:
                 f'Access is denied. The relationship that let "{user.user_principal_name}" act on behalf of '
                 f"'{scope.tenant.initial_domain}' is no longer active."
             ) from None
+        if fresh.roles != scope.roles or fresh.entra_roles != scope.entra_roles:
+            shell.scope = fresh
 
     def send(self, request: WSManRequest, shell: Shell) -> bytes:
         send = request.first(ns.SHELL, "Send")
