@@ -13,12 +13,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 from cryptography.x509.oid import NameOID
 
+from aobo.domain.entra import EXCHANGE_ADMINISTRATOR, GLOBAL_READER, HELPDESK_ADMINISTRATOR
 from aobo.domain.errors import AlreadyExists, InvalidCredential
 from aobo.domain.schema import app_secrets
 from aobo.domain.store import Store
 from aobo.errors import AccessDenied
-
-EXCHANGE_ADMINISTRATOR = "29232cdf-9323-42fd-ade2-1d097af3e4de"
 
 
 def certificate(key: CertificateIssuerPrivateKeyTypes) -> x509.Certificate:
@@ -96,6 +95,30 @@ def test_roles_follow_the_partner_relationship(store: Store) -> None:
     assert store.apps.roles_in(app, customer.id) is None
     assert store.apps.remove_role(app, customer.id, EXCHANGE_ADMINISTRATOR)
     assert store.apps.tenants_of(app) == {}
+
+
+def test_in_a_gdap_customer_an_app_holds_only_what_the_active_relationships_grant(store: Store) -> None:
+    partner = store.create_tenant("gdapapppartner")
+    customer = store.create_tenant("gdapappcustomer")
+    app = store.apps.create(partner.id, "Partner Bot")
+
+    def relationship(name: str, roles: list[str]) -> uuid.UUID:
+        rel = store.gdap.create(partner.id, customer.id, name, roles, duration_days=30)
+        store.gdap.lock_for_approval(rel.guid)
+        return store.gdap.approve(rel.guid).guid
+
+    broad = relationship("broad", [EXCHANGE_ADMINISTRATOR, GLOBAL_READER])
+    assert store.apps.assign_role(app, customer.id, EXCHANGE_ADMINISTRATOR)
+    with pytest.raises(AccessDenied, match="can't be given that role"):
+        store.apps.assign_role(app, customer.id, HELPDESK_ADMINISTRATOR)
+    assert store.apps.roles_in(app, customer.id) == {EXCHANGE_ADMINISTRATOR}
+    store.gdap.terminate(broad)
+    assert store.apps.roles_in(app, customer.id) is None
+    # A new, narrower relationship does not bring the old assignment back.
+    relationship("read only", [GLOBAL_READER])
+    assert store.apps.roles_in(app, customer.id) == frozenset()
+    assert store.apps.assign_role(app, customer.id, GLOBAL_READER)
+    assert store.apps.roles_in(app, customer.id) == {GLOBAL_READER}
 
 
 def test_a_failed_transaction_keeps_nothing(store: Store) -> None:

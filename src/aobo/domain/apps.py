@@ -2,8 +2,8 @@
 or a certificate, and the Entra directory roles they hold in each tenant.
 
 A secret's value is returned once, by :meth:`AppStore.add_secret`, and only its argon2 hash is kept.
-An app holds roles in its home tenant, and in another tenant only while :func:`consent_allowed`
-says its home tenant may act there; that one function is where the partner relationship decides.
+An app holds roles in its home tenant, and in another tenant only those :func:`consentable_roles`
+allows through its home tenant's partner relationships: that one function is where they decide.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 
+from aobo.domain.entra import ENTRA_ROLES
 from aobo.domain.errors import AlreadyExists, InvalidCredential, NotFound
 from aobo.domain.models import AppCertificate, AppRegistration, AppSecret, utcnow
 from aobo.domain.passwords import dummy_hash, hash_password, verify_password
@@ -39,14 +40,13 @@ _SECRET_ALPHABET = string.ascii_letters + string.digits + "_-.~"
 _a, _s, _c, _ra = app_registrations.c, app_secrets.c, app_certificates.c, app_role_assignments.c
 
 
-def consent_allowed(store: Store, home_tenant_id: int, tenant_id: int) -> bool:
-    """Whether an app registered in ``home_tenant_id`` may hold roles in ``tenant_id``: its own
-    tenant, or a customer of it through an active partner relationship (DAP or GDAP)."""
-    if home_tenant_id == tenant_id:
-        return True
-    if store.relationship(home_tenant_id, tenant_id) is not None:
-        return True
-    return store.gdap.roles_in(home_tenant_id, tenant_id, ()) is not None
+def consentable_roles(store: Store, home_tenant_id: int, tenant_id: int) -> frozenset[str] | None:
+    """The roles an app registered in ``home_tenant_id`` may hold in ``tenant_id`` now: any in its
+    own tenant or a DAP customer (DAP is Global Administrator there), in a GDAP customer only those
+    its active relationships grant; ``None`` where no relationship lets it in at all."""
+    if home_tenant_id == tenant_id or store.relationship(home_tenant_id, tenant_id) is not None:
+        return frozenset(ENTRA_ROLES)
+    return store.gdap.granted(home_tenant_id, tenant_id)
 
 
 def new_secret_value() -> str:
@@ -237,12 +237,18 @@ class AppStore(Repository):
         """Give the app a directory role in a tenant (consenting it there); False when it had it.
 
         Raises :class:`AccessDenied` for a tenant its home tenant may not act in."""
-        if not consent_allowed(self.store, app.tenant_id, tenant_id):
+        role = role_template_id.lower()
+        allowed = consentable_roles(self.store, app.tenant_id, tenant_id)
+        if allowed is None:
             raise AccessDenied(
                 f"The application {app.app_id} can't be consented into that tenant: its home tenant has no "
                 "active delegated administration relationship with it."
             )
-        role = role_template_id.lower()
+        if role not in allowed:
+            raise AccessDenied(
+                f"The application {app.app_id} can't be given that role there: no active delegated administration "
+                "relationship with that tenant grants it."
+            )
         try:
             with self.writing() as conn:
                 exists = conn.execute(
@@ -285,9 +291,11 @@ class AppStore(Repository):
         roles = self.assigned_roles(app, tenant_id)
         if tenant_id == app.tenant_id:
             return roles
-        if not roles or not consent_allowed(self.store, app.tenant_id, tenant_id):
+        # Checked again at every use: a relationship that ends or narrows takes the roles with it.
+        allowed = consentable_roles(self.store, app.tenant_id, tenant_id)
+        if not roles or allowed is None:
             return None
-        return roles
+        return roles & allowed
 
     def tenants_of(self, app: AppRegistration) -> dict[int, frozenset[str]]:
         """Every tenant with roles recorded for the app → those roles."""

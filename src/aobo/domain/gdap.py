@@ -473,6 +473,21 @@ class GdapStore(Repository):
             result[rel.customer_tenant_id] = (roles | mine, [*giving, rel] if mine else giving)
         return result
 
+    def granted(self, partner_tenant_id: int, customer_tenant_id: int) -> frozenset[str] | None:
+        """Every Entra role the active relationships between the two tenants grant (whoever holds
+        them); ``None`` when no relationship between them is active."""
+        with self.reading() as conn:
+            rows = conn.execute(
+                sa.select(gdap_relationships).where(
+                    _r.partner_tenant_id == partner_tenant_id,
+                    _r.customer_tenant_id == customer_tenant_id,
+                    _r.status == "active",
+                )
+            ).all()
+        now = clock()
+        live = [rel for row in rows if (rel := _relationship(row, now)).active]
+        return frozenset(role for rel in live for role in rel.roles) if live else None
+
     def roles_in(self, partner_tenant_id: int, customer_tenant_id: int, groups: Iterable[str]) -> frozenset[str] | None:
         """The Entra roles a partner user in ``groups`` holds in the customer through GDAP; ``None``
         when no active relationship joins the two tenants at all."""
