@@ -121,7 +121,8 @@ def test_the_whole_life_of_a_relationship(server: BackgroundServer, client: http
         "P730D",
         "PT0S",
     )
-    assert rel["customer"] == {"tenantId": guid_of(server, "adatum.onmicrosoft.com"), "displayName": "adatum"}
+    # The customer's name is not told before it approves: a tenant GUID must not reveal whose it is.
+    assert rel["customer"] == {"tenantId": guid_of(server, "adatum.onmicrosoft.com"), "displayName": None}
     assert sorted(roles_of(rel)) == sorted([EA, GR])
     assert rel["activatedDateTime"] is None and rel["endDateTime"] is None
     assert rel["createdDateTime"].endswith("Z")
@@ -146,6 +147,7 @@ def test_the_whole_life_of_a_relationship(server: BackgroundServer, client: http
     assert approved.status_code == 201, approved.text
     active = call(client, "GET", f"{PATH}/{rel_id}", ADATUM_ADMIN).json()
     assert active["status"] == "active" and active["activatedDateTime"] and active["endDateTime"]
+    assert active["customer"]["displayName"] == "adatum"
     # Only autoExtendDuration may change once active.
     late = call(client, "PATCH", f"{PATH}/{rel_id}", json={"displayName": "Renamed"})
     assert "only a relationship in status created can be changed" in graph_error(late, 400, "badRequest")

@@ -329,7 +329,8 @@ def _relationship_json(store: Store, rel: GdapRelationship, base: str, *, entity
         "lastModifiedDateTime": graph_datetime(rel.last_modified),
         "activatedDateTime": graph_datetime(rel.activated),
         "endDateTime": graph_datetime(rel.end),
-        "customer": {"tenantId": str(customer.guid), "displayName": customer.name},
+        # A tenant's name is not told to a partner it never approved (a GUID must not reveal whose it is).
+        "customer": {"tenantId": str(customer.guid), "displayName": customer.name if rel.activated else None},
         "accessDetails": {"unifiedRoles": [{"roleDefinitionId": r} for r in rel.roles]},
     }
     return body
