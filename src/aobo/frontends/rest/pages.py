@@ -28,7 +28,9 @@ from aobo.frontends.rest.errors import WARNINGS_TYPE, RestError, from_record
 from aobo.frontends.rest.values import JsonWriter, plain, select
 
 _NOTHING: Final = object()
-_WARNINGS_MEMBERS: Final = '"adminapi.warnings@odata.type":' + json.dumps(WARNINGS_TYPE) + ',"@adminapi.warnings":'
+_WARNINGS_MEMBERS: Final = (
+    '"adminapi.warnings@odata.type":' + json.dumps(WARNINGS_TYPE) + ',"@adminapi.warnings":'
+).encode()
 
 
 @dataclass(slots=True)
@@ -92,30 +94,30 @@ class RunningCommand:
             self.on_end(error)
 
 
-def render_objects(objects: Sequence[Any], writer: JsonWriter, names: Sequence[str] | None) -> str:
-    """The ``value`` array's text."""
+def render_objects(objects: Sequence[Any], writer: JsonWriter, names: Sequence[str] | None) -> bytes:
+    """The ``value`` array's JSON."""
     if names is None:
         return writer.dumps(list(objects))  # one encoder call for the page
-    return json.dumps([select(o, names) if isinstance(o, ExchangeObject) else plain(o) for o in objects])
+    return writer.dumps([select(o, names) if isinstance(o, ExchangeObject) else plain(o) for o in objects])
 
 
 def render_page(
     context: str, page: Page, writer: JsonWriter, names: Sequence[str] | None, next_link: str | None
 ) -> bytes:
-    """The response body of one page."""
+    """The response body of one page (UTF-8)."""
     parts = [
-        '{"@odata.context":',
-        json.dumps(context),
-        ",",
+        b'{"@odata.context":',
+        json.dumps(context).encode(),
+        b",",
         _WARNINGS_MEMBERS,
-        json.dumps(page.warnings),
-        ',"value":',
+        json.dumps(page.warnings).encode(),
+        b',"value":',
         render_objects(page.objects, writer, names),
     ]
     if next_link is not None:
-        parts += [',"@odata.nextLink":', json.dumps(next_link)]
-    parts.append("}")
-    return "".join(parts).encode("ascii")
+        parts += [b',"@odata.nextLink":', json.dumps(next_link).encode()]
+    parts.append(b"}")
+    return b"".join(parts)
 
 
 def error_to_rest(exc: BaseException) -> RestError:
