@@ -163,7 +163,11 @@ class RestService:
         skiptoken = call.query_value("$skiptoken")
         if skiptoken:
             command = self.cursors.take(owner, skiptoken)
-            follows = self._optional_invocation(call)
+            try:
+                follows = self._optional_invocation(call)
+            except BaseException:
+                command.close("The next page was asked for with a body that could not be read.")
+                raise
             if follows is not None and follows.name.lower() != command.cmdlet.lower():
                 command.close("The next page was asked for with another command.")
                 raise bad_request(
