@@ -200,6 +200,47 @@ def test_error_record_fails_the_page_and_ends_the_command() -> None:
     assert ended[-1] == "bad"
 
 
+def test_prefetch_reads_ahead_without_changing_pages() -> None:
+    ended: list[str | None] = []
+    objs = [SHAPE.make((i,)) for i in range(7)]
+    cmd = _command([objs[0], objs[1], objs[2], WarningRecord("w"), *objs[3:]], ended)
+    first = cmd.next_page(3)
+    cmd.prefetch(3)
+    cmd.prefetch(3)  # idempotent: the next page is already buffered
+    second = cmd.next_page(3)
+    third = cmd.next_page(3)
+    assert [[o["N"] for o in p.objects] for p in (first, second, third)] == [[0, 1, 2], [3, 4, 5], [6]]
+    assert first.warnings == ["w"] and first.more and second.more and not third.more  # read in the look-ahead
+    assert ended == [None]
+    cmd.prefetch(3)  # after the end: nothing happens
+    assert ended == [None]
+
+
+def test_failures_met_while_prefetching_fail_the_next_page() -> None:
+    ended: list[str | None] = []
+    record = ErrorRecord("bad", "System.ArgumentException", "Bad,Get-Thing")
+    cmd = _command([SHAPE.make((1,)), SHAPE.make((2,)), SHAPE.make((3,)), record], ended)
+    assert len(cmd.next_page(1).objects) == 1
+    cmd.prefetch(5)
+    with pytest.raises(RestError) as info:
+        cmd.next_page(5)
+    assert info.value.status == 400 and info.value.message == "bad" and ended == ["bad"]
+
+    def broken() -> Iterator[Any]:
+        yield SHAPE.make((1,))
+        yield SHAPE.make((2,))
+        raise RuntimeError("disk on fire")
+
+    cmd = RunningCommand("Get-Thing", broken(), ended.append)
+    assert cmd.next_page(1).more
+    cmd.prefetch(1)
+    # The page already read is not offered as the last one: the failure is the answer.
+    with pytest.raises(RestError) as info:
+        cmd.next_page(5)
+    assert info.value.status == 500 and "disk on fire" not in info.value.message
+    assert ended[-1] == "RuntimeError: disk on fire"
+
+
 def test_render_page() -> None:
     page = _command([SHAPE.make(("x",))], []).next_page(5)
     body = json.loads(render_page("ctx", page, JsonWriter(), None, "https://h/next"))

@@ -7,12 +7,15 @@ when more exist; warnings and ``What if:`` texts (REST has no host) are collecte
 fails the call: one cmdlet per call, so its error is the call's answer. The engine's listings are
 keyset-paginated, so a generator held between pages holds no database transaction.
 
-Blocking (it runs the engine): call from a worker thread, one page at a time per command.
+Blocking (it runs the engine): call from worker threads; a command's lock serialises them.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import threading
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -27,7 +30,8 @@ from aobo.cmdlets.results import (
 from aobo.frontends.rest.errors import WARNINGS_TYPE, RestError, from_record
 from aobo.frontends.rest.values import JsonWriter, plain, select
 
-_NOTHING: Final = object()
+log = logging.getLogger(__name__)
+
 _WARNINGS_MEMBERS: Final = (
     '"adminapi.warnings@odata.type":' + json.dumps(WARNINGS_TYPE) + ',"@adminapi.warnings":'
 ).encode()
@@ -40,24 +44,33 @@ class Page:
     more: bool
 
 
-@dataclass(slots=True)
 class RunningCommand:
     """One InvokeCommand's pipeline, read page by page; ``on_end`` is called once with the outcome
-    (None, or the error text) when the pipeline ends, fails or is closed early."""
+    (None, or the error text) when the pipeline ends, fails or is closed early.
 
-    cmdlet: str
-    items: Iterator[Any]
-    on_end: Callable[[str | None], None]
-    _pending: Any = _NOTHING
-    _ended: bool = False
+    Objects are read into a buffer: :meth:`next_page` takes a page from it (reading more as needed,
+    plus one object of look-ahead), and :meth:`prefetch`, run on another thread while the client
+    reads the page just sent, fills it with the next page, so that the engine's work for page n+1
+    overlaps the client's for page n. An error met while prefetching is kept and fails the next
+    page, as it would have without prefetching. One lock serialises every use of the generator.
+    """
 
-    def next_page(self, size: int) -> Page:
-        """Up to ``size`` objects; :class:`RestError` when the cmdlet fails (the command is then closed)."""
-        objects: list[Any] = []
-        warnings: list[str] = []
-        if self._pending is not _NOTHING:
-            objects.append(self._pending)
-            self._pending = _NOTHING
+    def __init__(self, cmdlet: str, items: Iterator[Any], on_end: Callable[[str | None], None]) -> None:
+        self.cmdlet = cmdlet
+        self.items = items
+        self.on_end = on_end
+        self._lock = threading.RLock()
+        self._buffer: deque[Any] = deque()
+        self._warnings: list[str] = []
+        self._error: RestError | None = None
+        self._exhausted = False
+        self._ended = False
+
+    def _fill(self, wanted: int) -> None:
+        """Read until ``wanted`` objects are buffered, the pipeline ends or it fails. Lock held."""
+        buffer, warnings = self._buffer, self._warnings
+        if self._exhausted or self._error is not None or len(buffer) >= wanted:
+            return
         try:
             for item in self.items:
                 if isinstance(item, ErrorRecord):
@@ -67,31 +80,53 @@ class RunningCommand:
                     continue
                 if type(item).__name__.endswith("Record"):
                     continue  # verbose and progress records: no place for them in a REST answer
-                if len(objects) == size:
-                    self._pending = item
-                    return Page(objects, warnings, more=True)
-                objects.append(item)
+                buffer.append(item)
+                if len(buffer) >= wanted:
+                    return
+            self._exhausted = True
         except CmdletError as exc:
+            self._error = from_record(exc.record)
             self.close(exc.record.message)
-            error = from_record(exc.record)
-            error.warnings = warnings
-            raise error from None
         except Exception as exc:
+            # Kept like a cmdlet error: a failure met while prefetching must not look like the end.
+            log.exception("the pipeline of %s failed", self.cmdlet)
+            self._error = error_to_rest(exc)
             self.close(f"{type(exc).__name__}: {exc}")
-            raise
-        self.close(None)
-        return Page(objects, warnings, more=False)
+
+    def next_page(self, size: int) -> Page:
+        """Up to ``size`` objects; :class:`RestError` when the cmdlet fails (the command is then closed)."""
+        with self._lock:
+            self._fill(size + 1)  # one more: a page announces more only when more exist
+            warnings, self._warnings = self._warnings, []
+            if self._error is not None:
+                error, self._error = self._error, None
+                self._buffer.clear()
+                error.warnings = warnings
+                raise error
+            buffer = self._buffer
+            objects = [buffer.popleft() for _ in range(min(size, len(buffer)))]
+            more = bool(buffer)
+            if not more:
+                self.close(None)
+            return Page(objects, warnings, more)
+
+    def prefetch(self, size: int) -> None:
+        """Read the next page ahead (on a worker thread); failures are kept for :meth:`next_page`."""
+        with self._lock:
+            if not self._ended:
+                self._fill(size + 1)
 
     def close(self, error: str | None = "The command was not read to its end.") -> None:
-        if self._ended:
-            return
-        self._ended = True
-        close = getattr(self.items, "close", None)
-        try:
-            if close is not None:
-                close()
-        finally:
-            self.on_end(error)
+        with self._lock:
+            if self._ended:
+                return
+            self._ended = True
+            close = getattr(self.items, "close", None)
+            try:
+                if close is not None:
+                    close()
+            finally:
+                self.on_end(error)
 
 
 def render_objects(objects: Sequence[Any], writer: JsonWriter, names: Sequence[str] | None) -> bytes:

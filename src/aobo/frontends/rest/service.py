@@ -12,11 +12,13 @@ without internals.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
 import uuid
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -40,6 +42,8 @@ log = logging.getLogger(__name__)
 
 JSON_TYPE: Final = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
 MAX_BATCH: Final = 20
+#: Listings are read a page ahead only while the cursor table holds at most this many (memory bound).
+MAX_PREFETCHED: Final = 16
 _TENANT_CACHE_SECONDS: Final = 10.0
 _TENANT_CACHE_MAX: Final = 4096
 _GENERIC_CONTEXT: Final = "$metadata#Collection(Exchange.GenericHashTable)"
@@ -103,6 +107,13 @@ class RestService:
         self.cursors = cursors or CursorTable()
         self.writer = JsonWriter()
         self._tenants: dict[str, tuple[float, Tenant]] = {}
+        # Reads the next page of held listings while their clients read the current one.
+        self._prefetcher = ThreadPoolExecutor(max_workers=2, thread_name_prefix="aobo-rest-prefetch")
+
+    def close(self) -> None:
+        """Stop prefetching and close every held listing (service shutdown)."""
+        self._prefetcher.shutdown(wait=True, cancel_futures=True)
+        self.cursors.close_all()
 
     def handle(self, call: Call) -> Reply:
         try:
@@ -185,6 +196,9 @@ class RestService:
         next_link = None
         if page.more:
             next_link = self._next_link(call, self.cursors.put(owner, command))
+            if len(self.cursors) <= MAX_PREFETCHED:
+                with contextlib.suppress(RuntimeError):  # shutting down: no prefetch
+                    self._prefetcher.submit(command.prefetch, size)
         headers = {"Content-Type": JSON_TYPE}
         if applied:
             headers["Preference-Applied"] = f"odata.maxpagesize={size}"
