@@ -12,6 +12,7 @@ Blocking (it runs the engine): call from worker threads; a command's lock serial
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import threading
@@ -42,6 +43,8 @@ class Page:
     objects: list[Any]
     warnings: list[str]
     more: bool
+    #: The ``value`` array already rendered while reading ahead, for the same page size and $select.
+    rendered: bytes | None = None
 
 
 class RunningCommand:
@@ -65,6 +68,7 @@ class RunningCommand:
         self._error: RestError | None = None
         self._exhausted = False
         self._ended = False
+        self._rendered: tuple[int, tuple[str, ...] | None, bytes] | None = None
 
     def _fill(self, wanted: int) -> None:
         """Read until ``wanted`` objects are buffered, the pipeline ends or it fails. Lock held."""
@@ -93,11 +97,12 @@ class RunningCommand:
             self._error = error_to_rest(exc)
             self.close(f"{type(exc).__name__}: {exc}")
 
-    def next_page(self, size: int) -> Page:
+    def next_page(self, size: int, names: Sequence[str] | None = None) -> Page:
         """Up to ``size`` objects; :class:`RestError` when the cmdlet fails (the command is then closed)."""
         with self._lock:
             self._fill(size + 1)  # one more: a page announces more only when more exist
             warnings, self._warnings = self._warnings, []
+            rendered, self._rendered = self._rendered, None
             if self._error is not None:
                 error, self._error = self._error, None
                 self._buffer.clear()
@@ -108,13 +113,19 @@ class RunningCommand:
             more = bool(buffer)
             if not more:
                 self.close(None)
-            return Page(objects, warnings, more)
+            ready = rendered[2] if rendered is not None and rendered[:2] == (len(objects), _names_key(names)) else None
+            return Page(objects, warnings, more, ready)
 
-    def prefetch(self, size: int) -> None:
-        """Read the next page ahead (on a worker thread); failures are kept for :meth:`next_page`."""
+    def prefetch(self, size: int, names: Sequence[str] | None, writer: JsonWriter) -> None:
+        """Read and render the next page ahead (on a worker thread, while the client reads the page
+        just sent); failures are kept for :meth:`next_page`."""
         with self._lock:
-            if not self._ended:
-                self._fill(size + 1)
+            if self._ended:
+                return
+            self._fill(size + 1)
+            if self._error is None and len(self._buffer) > size:  # a full page, as next_page will take
+                objects = list(itertools.islice(self._buffer, size))
+                self._rendered = (size, _names_key(names), render_objects(objects, writer, names))
 
     def close(self, error: str | None = "The command was not read to its end.") -> None:
         with self._lock:
@@ -127,6 +138,10 @@ class RunningCommand:
                     close()
             finally:
                 self.on_end(error)
+
+
+def _names_key(names: Sequence[str] | None) -> tuple[str, ...] | None:
+    return None if names is None else tuple(n.lower() for n in names)
 
 
 def render_objects(objects: Sequence[Any], writer: JsonWriter, names: Sequence[str] | None) -> bytes:
@@ -147,7 +162,7 @@ def render_page(
         _WARNINGS_MEMBERS,
         json.dumps(page.warnings).encode(),
         b',"value":',
-        render_objects(page.objects, writer, names),
+        page.rendered if page.rendered is not None else render_objects(page.objects, writer, names),
     ]
     if next_link is not None:
         parts += [b',"@odata.nextLink":', json.dumps(next_link).encode()]

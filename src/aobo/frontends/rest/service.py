@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 JSON_TYPE: Final = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
 MAX_BATCH: Final = 20
 #: Listings are read a page ahead only while the cursor table holds at most this many (memory bound).
-MAX_PREFETCHED: Final = 16
+MAX_PREFETCHED: Final = 8
 _TENANT_CACHE_SECONDS: Final = 10.0
 _TENANT_CACHE_MAX: Final = 4096
 _GENERIC_CONTEXT: Final = "$metadata#Collection(Exchange.GenericHashTable)"
@@ -192,13 +192,13 @@ class RestService:
             invocation = rq.parse_invocation(self._payload(call))
             rq.check_anchor(call.headers.get("x-anchormailbox"), scope.tenant, scope.caller_tenant)
             command = self._start(call, scope, invocation)
-        page = command.next_page(size)
+        page = command.next_page(size, names)
         next_link = None
         if page.more:
             next_link = self._next_link(call, self.cursors.put(owner, command))
             if len(self.cursors) <= MAX_PREFETCHED:
                 with contextlib.suppress(RuntimeError):  # shutting down: no prefetch
-                    self._prefetcher.submit(command.prefetch, size)
+                    self._prefetcher.submit(command.prefetch, size, names, self.writer)
         headers = {"Content-Type": JSON_TYPE}
         if applied:
             headers["Preference-Applied"] = f"odata.maxpagesize={size}"
