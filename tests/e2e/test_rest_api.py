@@ -285,7 +285,9 @@ def test_cursor_is_bound_to_its_caller_and_used_once(server: BackgroundServer, h
     assert other.status_code == 401
 
 
-def test_next_page_with_another_cmdlet_is_refused(http: httpx.Client, admin_fabrikam: str) -> None:
+def test_next_page_with_another_cmdlet_is_refused(
+    server: BackgroundServer, http: httpx.Client, admin_fabrikam: str
+) -> None:
     first = invoke(
         http,
         admin_fabrikam,
@@ -301,6 +303,26 @@ def test_next_page_with_another_cmdlet_is_refused(http: httpx.Client, admin_fabr
     )
     assert response.status_code == 400
     assert "belongs to Get-Mailbox, not Get-Recipient" in detail(response)
+    # A next page asked for with a body that is not JSON is refused, and its listing is closed.
+    second = invoke(
+        http,
+        admin_fabrikam,
+        "fabrikam.onmicrosoft.com",
+        "Get-Mailbox",
+        {"ResultSize": 5},
+        headers={"Prefer": "odata.maxpagesize=2"},
+    ).json()
+    rest = server.app.state.rest
+    held = len(rest.cursors)
+    broken = http.post(
+        second["@odata.nextLink"], content=b"{oops", headers={"Authorization": f"Bearer {admin_fabrikam}"}
+    )
+    assert broken.status_code == 400 and "not valid JSON" in detail(broken)
+    assert len(rest.cursors) == held - 1
+    fabrikam = tenant(server, "fabrikam.onmicrosoft.com")
+    latest = server.store.audit_entries(target_tenant_id=fabrikam.id, limit=1)[0]
+    assert latest.cmdlet == "Get-Mailbox" and not latest.succeeded
+    assert latest.error == "The next page was asked for with a body that could not be read."
 
 
 # --- authentication and access -------------------------------------------------------------------

@@ -76,7 +76,7 @@ def create_app(store: Store, settings: Settings, registry: Registry | None = Non
             reaper.cancel()
             cursor_reaper.cancel()
             service.shutdown()
-            await asyncio.to_thread(rest_service.cursors.close_all)
+            await asyncio.to_thread(rest_service.close)
 
     app = Starlette(
         routes=[Route("/{path:path}", route, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"])],

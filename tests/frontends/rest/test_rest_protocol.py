@@ -18,7 +18,7 @@ from aobo.frontends.oauth.bearer import BearerRejected
 from aobo.frontends.rest import requests as rq
 from aobo.frontends.rest.cursors import CursorTable
 from aobo.frontends.rest.errors import RestError, error_body, error_id, from_record
-from aobo.frontends.rest.pages import RunningCommand, render_page
+from aobo.frontends.rest.pages import RunningCommand, render_objects, render_page
 from aobo.frontends.rest.service import Call, RestService
 from aobo.frontends.rest.values import JsonWriter
 
@@ -198,6 +198,67 @@ def test_error_record_fails_the_page_and_ends_the_command() -> None:
     with pytest.raises(RestError):
         cmd.next_page(1)
     assert ended[-1] == "bad"
+
+
+def test_prefetch_reads_ahead_without_changing_pages() -> None:
+    ended: list[str | None] = []
+    objs = [SHAPE.make((i,)) for i in range(7)]
+    cmd = _command([objs[0], objs[1], objs[2], WarningRecord("w"), *objs[3:]], ended)
+    first = cmd.next_page(3)
+    cmd.prefetch(3, None, JsonWriter())
+    cmd.prefetch(3, None, JsonWriter())  # idempotent: the next page is already buffered
+    second = cmd.next_page(3)
+    # Rendered ahead, and the same bytes as rendering now; another page size or $select renders anew.
+    assert second.rendered is not None
+    assert second.rendered == render_page_value(second)
+    third = cmd.next_page(3)
+    assert third.rendered is None
+    assert [[o["N"] for o in p.objects] for p in (first, second, third)] == [[0, 1, 2], [3, 4, 5], [6]]
+    assert first.warnings == ["w"] and first.more and second.more and not third.more  # read in the look-ahead
+    assert ended == [None]
+    cmd.prefetch(3, None, JsonWriter())  # after the end: nothing happens
+    assert ended == [None]
+
+
+def render_page_value(page: Any) -> bytes:
+    return render_objects(page.objects, JsonWriter(), None)
+
+
+def test_read_ahead_rendering_is_used_only_for_the_same_page() -> None:
+    objs = [SHAPE.make((i,)) for i in range(10)]
+    cmd = _command(objs, [])
+    cmd.next_page(2)
+    cmd.prefetch(2, ["n"], JsonWriter())
+    assert cmd.next_page(2, ["N"]).rendered == b'[{"N":2},{"N":3}]'
+    cmd.prefetch(2, None, JsonWriter())
+    assert cmd.next_page(3).rendered is None  # another size
+    cmd.prefetch(2, None, JsonWriter())
+    assert cmd.next_page(2, ["N"]).rendered is None  # another $select
+
+
+def test_failures_met_while_prefetching_fail_the_next_page() -> None:
+    ended: list[str | None] = []
+    record = ErrorRecord("bad", "System.ArgumentException", "Bad,Get-Thing")
+    cmd = _command([SHAPE.make((1,)), SHAPE.make((2,)), SHAPE.make((3,)), record], ended)
+    assert len(cmd.next_page(1).objects) == 1
+    cmd.prefetch(5, None, JsonWriter())
+    with pytest.raises(RestError) as info:
+        cmd.next_page(5)
+    assert info.value.status == 400 and info.value.message == "bad" and ended == ["bad"]
+
+    def broken() -> Iterator[Any]:
+        yield SHAPE.make((1,))
+        yield SHAPE.make((2,))
+        raise RuntimeError("disk on fire")
+
+    cmd = RunningCommand("Get-Thing", broken(), ended.append)
+    assert cmd.next_page(1).more
+    cmd.prefetch(1, None, JsonWriter())
+    # The page already read is not offered as the last one: the failure is the answer.
+    with pytest.raises(RestError) as info:
+        cmd.next_page(5)
+    assert info.value.status == 500 and "disk on fire" not in info.value.message
+    assert ended[-1] == "RuntimeError: disk on fire"
 
 
 def test_render_page() -> None:

@@ -1,5 +1,6 @@
-"""Engine values as JSON: the fast writer against the reference (``json.dumps`` of a plain conversion),
-on generated values and on every object the seeded world's listings return."""
+"""Engine values as JSON: the fast writer (orjson) against the reference (``json.dumps`` of a plain
+conversion), value for value after ``json.loads``, on generated values and on every object the seeded
+world's listings return."""
 
 from __future__ import annotations
 
@@ -56,11 +57,9 @@ values = st.recursive(scalars, _values, max_leaves=20)
 
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
 @given(values)
-def test_fast_writer_is_byte_equal_to_the_reference(value: Any) -> None:
-    text = JsonWriter().dumps(value)
-    assert text == dumps_plain(value)
-    assert text.isascii()
-    assert json.loads(text) == json.loads(dumps_plain(value))
+def test_fast_writer_equals_the_reference_value_for_value(value: Any) -> None:
+    data = JsonWriter().dumps(value)
+    assert json.loads(data) == json.loads(dumps_plain(value))
 
 
 def test_value_forms() -> None:
@@ -77,7 +76,7 @@ def test_value_forms() -> None:
     assert plain(guid) == str(guid)
     assert plain(b"\x00\x01") == "AAE="
     assert plain(dt.datetime(2024, 1, 2, 3, 4, 5, 600)) == "2024-01-02T03:04:05.000600Z"
-    assert plain(float("inf")) == "Infinity" and plain(float("nan")) == "NaN"
+    assert plain(float("inf")) is None and plain(float("nan")) is None
     assert select(obj, ["tags", "name", "missing"]) == {"Tags": ["x", "y"], "Name": "a\u00e9"}
 
 
@@ -139,7 +138,7 @@ def test_fast_writer_on_real_objects(store: Store, cmdlet: str) -> None:
     assert objects, cmdlet
     writer = JsonWriter()
     for obj in objects:
-        assert writer.dumps(obj) == dumps_plain(obj)
+        assert json.loads(writer.dumps(obj)) == json.loads(dumps_plain(obj))
 
 
 def iter_mailboxes(store: Store, ctx: CmdletContext) -> Iterator[str]:

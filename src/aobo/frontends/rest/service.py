@@ -12,10 +12,13 @@ without internals.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import time
 import uuid
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -25,6 +28,7 @@ from aobo.cmdlets.audit import audit_entries
 from aobo.cmdlets.context import CmdletContext
 from aobo.cmdlets.pipeline import CommandInvocation, run_pipeline
 from aobo.cmdlets.registry import Registry
+from aobo.domain.models import Tenant
 from aobo.domain.store import Store
 from aobo.errors import AccessDenied
 from aobo.frontends.oauth.bearer import BearerAuthenticator, BearerRejected, parse_bearer
@@ -38,6 +42,10 @@ log = logging.getLogger(__name__)
 
 JSON_TYPE: Final = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
 MAX_BATCH: Final = 20
+#: Listings are read a page ahead only while the cursor table holds at most this many (memory bound).
+MAX_PREFETCHED: Final = 8
+_TENANT_CACHE_SECONDS: Final = 10.0
+_TENANT_CACHE_MAX: Final = 4096
 _GENERIC_CONTEXT: Final = "$metadata#Collection(Exchange.GenericHashTable)"
 
 
@@ -98,6 +106,14 @@ class RestService:
         self.bearer = bearer
         self.cursors = cursors or CursorTable()
         self.writer = JsonWriter()
+        self._tenants: dict[str, tuple[float, Tenant]] = {}
+        # Reads the next page of held listings while their clients read the current one.
+        self._prefetcher = ThreadPoolExecutor(max_workers=2, thread_name_prefix="aobo-rest-prefetch")
+
+    def close(self) -> None:
+        """Stop prefetching and close every held listing (service shutdown)."""
+        self._prefetcher.shutdown(wait=True, cancel_futures=True)
+        self.cursors.close_all()
 
     def handle(self, call: Call) -> Reply:
         try:
@@ -124,7 +140,7 @@ class RestService:
         token = parse_bearer(call.headers.get("authorization"))
         if token is None:
             raise BearerRejected("missing")
-        tenant = self.store.resolve_tenant(route.tenant)
+        tenant = self._tenant(route.tenant)
         if tenant is None:
             raise BearerRejected("tenant", f"The organization '{route.tenant}' named in the request is not known.")
         scope = self.bearer.scope(token, tenant)
@@ -133,6 +149,21 @@ class RestService:
         if route.action == rq.BATCH:
             return self._batch(call, route, scope)
         return self._invoke(call, route, scope)
+
+    def _tenant(self, name: str) -> Tenant | None:
+        """The tenant a URL names, remembered for a few seconds (CIPP calls in bursts). Only the name
+        is cached: the access decision (user, relationship) is still taken from the store each call."""
+        key = name.lower()
+        now = time.monotonic()
+        hit = self._tenants.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        tenant = self.store.resolve_tenant(name)
+        if tenant is not None:
+            if len(self._tenants) >= _TENANT_CACHE_MAX:
+                self._tenants.clear()
+            self._tenants[key] = (now + _TENANT_CACHE_SECONDS, tenant)
+        return tenant
 
     # ----------------------------------------------------------------- InvokeCommand
 
@@ -143,7 +174,11 @@ class RestService:
         skiptoken = call.query_value("$skiptoken")
         if skiptoken:
             command = self.cursors.take(owner, skiptoken)
-            follows = self._optional_invocation(call)
+            try:
+                follows = self._optional_invocation(call)
+            except BaseException:
+                command.close("The next page was asked for with a body that could not be read.")
+                raise
             if follows is not None and follows.name.lower() != command.cmdlet.lower():
                 command.close("The next page was asked for with another command.")
                 raise bad_request(
@@ -157,10 +192,13 @@ class RestService:
             invocation = rq.parse_invocation(self._payload(call))
             rq.check_anchor(call.headers.get("x-anchormailbox"), scope.tenant, scope.caller_tenant)
             command = self._start(call, scope, invocation)
-        page = command.next_page(size)
+        page = command.next_page(size, names)
         next_link = None
         if page.more:
             next_link = self._next_link(call, self.cursors.put(owner, command))
+            if len(self.cursors) <= MAX_PREFETCHED:
+                with contextlib.suppress(RuntimeError):  # shutting down: no prefetch
+                    self._prefetcher.submit(command.prefetch, size, names, self.writer)
         headers = {"Content-Type": JSON_TYPE}
         if applied:
             headers["Preference-Applied"] = f"odata.maxpagesize={size}"
@@ -227,7 +265,7 @@ class RestService:
         if any(not i for i in ids) or len(set(ids)) != len(ids):
             raise bad_request("Every request of a $batch needs an id, unique within the batch.", "InvalidBatch")
         go_on = rq.continue_on_error(call.headers.get("prefer"))
-        parts: list[str] = []
+        parts: list[bytes] = []
         failed = False
         for item_id, item in zip(ids, requests, strict=True):
             if failed and not go_on:
@@ -247,18 +285,9 @@ class RestService:
             headers = {k: v for k, v in reply.headers.items() if k.lower() != "www-authenticate"} | {
                 "Content-Type": reply.headers.get("Content-Type", JSON_TYPE)
             }
-            parts.append(
-                '{"id":'
-                + json.dumps(item_id)
-                + ',"status":'
-                + str(reply.status)
-                + ',"headers":'
-                + json.dumps(headers)
-                + ',"body":'
-                + reply.body.decode("ascii")
-                + "}"
-            )
-        return Reply(200, ('{"responses":[' + ",".join(parts) + "]}").encode("ascii"), {"Content-Type": JSON_TYPE})
+            head = f'{{"id":{json.dumps(item_id)},"status":{reply.status},"headers":{json.dumps(headers)},"body":'
+            parts.append(head.encode() + reply.body + b"}")
+        return Reply(200, b'{"responses":[' + b",".join(parts) + b"]}", {"Content-Type": JSON_TYPE})
 
     def _batch_item(self, call: Call, item: dict[str, Any]) -> Reply:
         url = item.get("url")
