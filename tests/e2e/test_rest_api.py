@@ -358,7 +358,10 @@ def test_token_errors_are_401_with_distinct_descriptions(server: BackgroundServe
     assert "expired" in descriptions["expired"]
     assert "audience" in descriptions["audience"]
     assert "not issued for the organization" in descriptions["other tenant"]
-    assert "'nowhere.example' named in the request is not known" in descriptions["unknown tenant"]
+    # An unknown organization is refused like another, known one: nothing tells which tenants exist.
+    assert descriptions["unknown tenant"] == descriptions["other tenant"]
+    unknown_garbage = invoke(http, "not-a-jwt", "nowhere.example", "Get-Mailbox")
+    assert _www_authenticate(unknown_garbage) == descriptions["garbage"]
     body = cases["expired"].json()
     assert body["error"]["code"] == "Unauthorized"
     assert "expired" in body["error"]["innererror"]["internalexception"]["message"]
@@ -567,6 +570,75 @@ def test_batch_continue_on_error_runs_every_item(http: httpx.Client, admin_fabri
     assert [r["status"] for r in responses] == [200, 400, 200]
     assert len(responses[2]["body"]["value"]) == 2
     assert all(r["headers"]["Content-Type"].startswith("application/json") for r in responses)
+
+
+def test_a_malformed_batch_item_fails_alone_after_earlier_items_ran(
+    server: BackgroundServer, http: httpx.Client
+) -> None:
+    org = "tailspintoys.onmicrosoft.com"
+    token = mint(server, PARTNER_ADMIN, org)
+    [first] = invoke(http, token, org, "Get-Mailbox", {"ResultSize": 1}).json()["value"]
+    change = {"CmdletName": "Set-Mailbox", "Parameters": {"Identity": first["Alias"], "CustomAttribute6": "batch"}}
+    requests = [
+        {"id": "1", "method": "POST", "url": f"/adminapi/beta/{org}/InvokeCommand", "body": {"CmdletInput": change}},
+        {"id": "2", "method": "POST", "url": f"/adminapi/beta/{org}/InvokeCommand", "body": "{not json"},
+        {"id": "3", "method": "POST", "url": "http://[::1", "body": {"CmdletInput": change}},
+    ]
+    response = http.post(
+        f"/adminapi/beta/{org}/$batch",
+        json={"requests": requests},
+        headers={"Authorization": f"Bearer {token}", "Prefer": "odata.continue-on-error"},
+    )
+    assert response.status_code == 200, response.text
+    assert [r["status"] for r in response.json()["responses"]] == [200, 400, 400]
+    [after] = invoke(http, token, org, "Get-Mailbox", {"Identity": first["Alias"]}).json()["value"]
+    assert after["CustomAttribute6"] == "batch"
+
+
+def test_deeply_nested_parameters_are_refused_and_nothing_changes_unaudited(
+    server: BackgroundServer, http: httpx.Client
+) -> None:
+    org = "tailspintoys.onmicrosoft.com"
+    token = mint(server, PARTNER_ADMIN, org)
+    [first] = invoke(http, token, org, "Get-Mailbox", {"ResultSize": 1}).json()["value"]
+    nested: Any = first["Alias"]
+    for _ in range(900):
+        nested = [nested]
+    refused = invoke(http, token, org, "Set-Mailbox", {"Identity": nested, "CustomAttribute2": "unaudited"})
+    assert refused.status_code == 400
+    assert "nests deeper than 32 levels" in detail(refused)
+    [after] = invoke(http, token, org, "Get-Mailbox", {"Identity": first["Alias"]}).json()["value"]
+    assert after["CustomAttribute2"] != "unaudited"
+
+
+def test_a_listing_stops_when_the_caller_loses_the_role_between_pages(
+    server: BackgroundServer, http: httpx.Client
+) -> None:
+    store = server.store
+    partner = tenant(server, "northwindit.onmicrosoft.com")
+    upn = "rest-pager@northwindit.onmicrosoft.com"
+    store.create_user(partner.id, upn, "Pager", PASSWORD, role_groups=["AdminAgents"])
+    org = "fabrikam.onmicrosoft.com"
+    token = mint(server, upn, org)
+    first = invoke(
+        http, token, org, "Get-Mailbox", {"ResultSize": "Unlimited"}, headers={"Prefer": "odata.maxpagesize=100"}
+    )
+    link = first.json()["@odata.nextLink"]
+    # The user leaves AdminAgents and becomes a Security Reader through GDAP: no more recipients.
+    user = store.find_user(upn)
+    store.gdap.remove_from_group(user.id, "AdminAgents")
+    fabrikam = tenant(server, org)
+    rel = store.gdap.create(partner.id, fabrikam.id, "Pager review", [roles.SECURITY_READER_ROLE], duration_days=5)
+    store.gdap.lock_for_approval(rel.guid)
+    store.gdap.approve(rel.guid)
+    store.gdap.assign(rel.guid, "Pager reviewers", [roles.SECURITY_READER_ROLE])
+    store.gdap.add_to_group(user.id, "Pager reviewers")
+    token = _with_claims(server, token, wids=[roles.SECURITY_READER_ROLE])
+    following = http.post(
+        link, json={"CmdletInput": {"CmdletName": "Get-Mailbox"}}, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert following.status_code == 403, following.text
+    assert 'isn\'t assigned to any management roles that allow running "Get-Mailbox"' in detail(following)
 
 
 def test_batch_limits(http: httpx.Client, admin_fabrikam: str) -> None:

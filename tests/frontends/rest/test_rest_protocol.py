@@ -305,16 +305,25 @@ def test_cursor_table_owner_ttl_and_caps() -> None:
     assert table.expire() == 1 and len(table) == 0
     with pytest.raises(RestError, match="has expired"):
         table.take(alice, t3)
-    # Per-owner cap: the owner's oldest goes; the global cap: the oldest of all.
+    # Per-owner cap: the owner's oldest goes.
     a1, a2, a3 = (table.put(alice, _command([], ended)) for _ in range(3))
     with pytest.raises(RestError, match="has expired"):
         table.take(alice, a1)
+    # A full table refuses the newcomer (503, its command closed) and keeps everyone else's.
     b1 = table.put(bob, _command([], ended))
-    table.put(bob, _command([], ended))
+    with pytest.raises(RestError, match="too many unread listings") as full:
+        table.put((9, 2), _command([], ended))
+    assert full.value.status == 503 and full.value.headers["Retry-After"] == "5"
+    assert ended[-1] == "The service held too many unread listings."
     assert len(table) == 3
-    with pytest.raises(RestError):
-        table.take(alice, a2)
-    assert table.take(alice, a3) and table.take(bob, b1)
+    assert table.take(alice, a2) and table.take(alice, a3) and table.take(bob, b1)
+    # Per-caller cap across tenants: a caller's listings in many tenants evict its own oldest only.
+    wide = CursorTable(ttl=10, per_owner=8, per_caller=2, total=10, clock=clock)
+    other = wide.put(bob, _command([], ended))
+    first, *_ = (wide.put((1, tenant), _command([], ended)) for tenant in range(3))
+    with pytest.raises(RestError, match="has expired"):
+        wide.take((1, 0), first)
+    assert wide.take(bob, other)
     tokens = {table.put(alice, _command([], ended)) for _ in range(2)}
     assert all(len(t) >= 32 for t in tokens)
     table.close_all()

@@ -136,9 +136,20 @@ class BearerAuthenticator:
             self._cache[key] = (float(claims["exp"]), claims)
         return claims
 
-    def scope(self, token: str, tenant: Tenant, *, remote_powershell: bool = True) -> SessionScope:
+    def scope(self, token: str, tenant: Tenant | None, *, remote_powershell: bool = True) -> SessionScope:
         """The caller's scope in ``tenant``: :class:`BearerRejected` (401) for a token that does not
-        authenticate, :class:`AccessDenied` (403) for a caller without access. Blocking (store reads)."""
+        authenticate, :class:`AccessDenied` (403) for a caller without access. Blocking (store reads).
+
+        ``tenant`` is None for an organization the service does not know: the token is then checked
+        against the tenant it claims, and refused exactly as a valid token for another, known
+        organization is, so nobody without a valid token can tell which tenants exist."""
+        if tenant is None:
+            claimed = unverified_tenant(token)
+            issued_for = self.store.resolve_tenant(claimed) if claimed else None
+            if issued_for is None:
+                raise BearerRejected("malformed" if claimed is None else "tenant")
+            self.claims(token, issued_for)
+            raise BearerRejected("tenant")
         claims = self.claims(token, tenant)
         if str(claims.get("idtyp", "user")).lower() == "app":
             return self._app_scope(claims, tenant)

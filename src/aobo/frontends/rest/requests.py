@@ -61,11 +61,30 @@ def parse_route(path: str) -> Route:
     return Route(version, tenant, action)
 
 
+#: JSON nested deeper than this is refused: no cmdlet parameter needs more, and the engine (the
+#: binder, the audit log) walks values recursively.
+MAX_DEPTH: Final = 32
+
+
+def _too_deep(value: Any) -> bool:
+    level: list[Any] = [value]
+    for _ in range(MAX_DEPTH):
+        level = [
+            child
+            for node in level
+            if isinstance(node, dict | list)
+            for child in (node.values() if isinstance(node, dict) else node)
+        ]
+        if not level:
+            return False
+    return any(isinstance(node, dict | list) for node in level)
+
+
 def parse_json(body: bytes) -> Any:
     if not body.strip():
         raise bad_request("The request body is empty; send a JSON object with CmdletInput.", "EmptyBody")
     try:
-        return json.loads(body)
+        value = json.loads(body)
     except UnicodeDecodeError:
         raise bad_request("The request body is not UTF-8 text.", "InvalidJson") from None
     except json.JSONDecodeError as exc:
@@ -73,7 +92,12 @@ def parse_json(body: bytes) -> Any:
             f"The request body is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.", "InvalidJson"
         ) from None
     except RecursionError:
-        raise bad_request("The request body nests too deeply.", "InvalidJson") from None
+        too_deep = True
+    else:
+        too_deep = _too_deep(value)
+    if too_deep:
+        raise bad_request(f"The request body nests deeper than {MAX_DEPTH} levels.", "InvalidJson")
+    return value
 
 
 def _member(obj: dict[str, Any], name: str) -> Any:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from aobo.cmdlets import roles, texts
 from aobo.cmdlets.access import SessionScope
 from aobo.cmdlets.audit import audit_entries
 from aobo.cmdlets.context import CmdletContext
@@ -34,7 +35,7 @@ from aobo.errors import AccessDenied
 from aobo.frontends.oauth.bearer import BearerAuthenticator, BearerRejected, parse_bearer
 from aobo.frontends.rest import requests as rq
 from aobo.frontends.rest.cursors import CursorTable
-from aobo.frontends.rest.errors import RestError, bad_request, error_body
+from aobo.frontends.rest.errors import RestError, bad_request, error_body, from_record
 from aobo.frontends.rest.pages import RunningCommand, error_to_rest, render_page
 from aobo.frontends.rest.values import JsonWriter
 
@@ -140,9 +141,9 @@ class RestService:
         token = parse_bearer(call.headers.get("authorization"))
         if token is None:
             raise BearerRejected("missing")
+        # An unknown organization is answered as a known one would be for this token (see
+        # BearerAuthenticator.scope): nobody without a valid token can probe which tenants exist.
         tenant = self._tenant(route.tenant)
-        if tenant is None:
-            raise BearerRejected("tenant", f"The organization '{route.tenant}' named in the request is not known.")
         scope = self.bearer.scope(token, tenant)
         if route.action == rq.MODULE_FILE:
             return self._module_file(call, route, scope)
@@ -151,8 +152,10 @@ class RestService:
         return self._invoke(call, route, scope)
 
     def _tenant(self, name: str) -> Tenant | None:
-        """The tenant a URL names, remembered for a few seconds (CIPP calls in bursts). Only the name
-        is cached: the access decision (user, relationship) is still taken from the store each call."""
+        """The tenant a URL or token names, remembered for a few seconds (CIPP calls in bursts). Only
+        the name is cached: the access decision (user, relationship) is taken from the store each call."""
+        if not name:
+            return None
         key = name.lower()
         now = time.monotonic()
         hit = self._tenants.get(key)
@@ -174,6 +177,12 @@ class RestService:
         skiptoken = call.query_value("$skiptoken")
         if skiptoken:
             command = self.cursors.take(owner, skiptoken)
+            definition = self.registry.get(command.cmdlet)
+            if definition is None or not roles.allowed(definition, scope.roles):
+                # The caller's roles changed since the first page: no more of it.
+                command.close("The caller may no longer run the command.")
+                user = f"{scope.caller_tenant.initial_domain}\\{scope.caller.user_principal_name}"
+                raise from_record(texts.cmdlet_access_denied(user, command.cmdlet))
             try:
                 follows = self._optional_invocation(call)
             except BaseException:
@@ -290,6 +299,16 @@ class RestService:
         return Reply(200, b'{"responses":[' + b",".join(parts) + b"]}", {"Content-Type": JSON_TYPE})
 
     def _batch_item(self, call: Call, item: dict[str, Any]) -> Reply:
+        """One item's reply: whatever is wrong with it fails that item only, not the batch (earlier
+        items may already have changed something)."""
+        try:
+            return self._batch_item_reply(call, item)
+        except RestError as exc:
+            return error_reply(exc)
+        except ValueError as exc:
+            return error_reply(bad_request(f"The batch request's url cannot be read: {exc}.", "InvalidBatch"))
+
+    def _batch_item_reply(self, call: Call, item: dict[str, Any]) -> Reply:
         url = item.get("url")
         method = str(item.get("method") or "POST").upper()
         if not isinstance(url, str) or not url:
