@@ -158,8 +158,9 @@ class ClientCredentialsGrant:
 
     def _check_assertion(self, app: AppRegistration, assertion: str, base: str, tenant: Tenant) -> None:
         def audience_ok(aud: str) -> bool:
+            # ``base`` is the service's configured public URL, not the Host the request names.
             parts = urlsplit(aud)
-            if f"{parts.scheme}://{parts.netloc}".lower() != base.lower():
+            if parts.query or parts.fragment or f"{parts.scheme}://{parts.netloc}".lower() != base.lower():
                 return False
             segments = [s for s in parts.path.split("/") if s]
             if len(segments) != 4 or [s.lower() for s in segments[1:]] != ["oauth2", "v2.0", "token"]:

@@ -43,7 +43,6 @@ from aobo.frontends.identity.errors import (
 from aobo.frontends.identity.forms import FormTooLarge, read_form
 from aobo.frontends.oauth.keys import KeySet
 from aobo.frontends.oauth.tokens import (
-    ACCESS_LIFETIME,
     AUDIENCE,
     InvalidToken,
     issue_access_token,
@@ -111,19 +110,16 @@ def _resource_scopes(scope: str) -> tuple[list[str], set[str]]:
 
 
 class IdentityEndpoint:
-    def __init__(
-        self, store: Store, verifier: CredentialVerifier, keys: KeySet, settings: Settings | None = None
-    ) -> None:
+    def __init__(self, store: Store, verifier: CredentialVerifier, keys: KeySet, settings: Settings) -> None:
         self.store = store
         self.verifier = verifier
         self.keys = keys
-        self.lifetime = settings.access_token_lifetime if settings else ACCESS_LIFETIME
+        self.lifetime = settings.access_token_lifetime
+        #: Issuer, discovery URLs and assertion audiences come from the configured public URL, never
+        #: from the request's Host header (which the client chooses).
+        self.base = settings.public_base_url
         self.apps = ClientCredentialsGrant(store, keys, lifetime=self.lifetime)
-        self.device_flows = (
-            DeviceFlows(interval=settings.device_code_interval, lifetime=settings.device_code_lifetime)
-            if settings
-            else DeviceFlows()
-        )
+        self.device_flows = DeviceFlows(interval=settings.device_code_interval, lifetime=settings.device_code_lifetime)
         self.device_page = DevicePage(store, verifier, self.device_flows, self._target_tenant)
 
     async def __call__(self, request: Request) -> Response:
@@ -170,10 +166,6 @@ class IdentityEndpoint:
             raise tenant_not_found(name)
         return tenant
 
-    @staticmethod
-    def _base(request: Request) -> str:
-        return f"{request.url.scheme}://{request.url.netloc}"
-
     def _user_realm(self, username: str) -> Response:
         domain = username.rpartition("@")[2]
         return JSONResponse(
@@ -188,7 +180,7 @@ class IdentityEndpoint:
 
     def _openid_configuration(self, request: Request, name: str) -> Response:
         tenant = self._tenant(name)
-        base = self._base(request)
+        base = self.base
         segment = str(tenant.guid) if tenant else name.lower()
         issuer = issuer_for(base, tenant.guid if tenant else "{tenantid}")
         oauth = f"{base}/{segment}/oauth2/v2.0"
@@ -268,7 +260,7 @@ class IdentityEndpoint:
             url_tenant = await run_in_threadpool(self._tenant, tenant_name)
             body = await run_in_threadpool(
                 self.apps.token,
-                self._base(request),
+                self.base,
                 url_tenant,
                 tenant_name,
                 form,
@@ -370,7 +362,7 @@ class IdentityEndpoint:
     ) -> Response:
         tenant, wids = self._target_tenant(user, url_tenant)
         home = self.store.get_tenant(user.tenant_id)
-        base = self._base(request)
+        base = self.base
         issuer = issuer_for(base, tenant.guid)
         now = int(time.time())
         access = issue_access_token(
@@ -433,7 +425,7 @@ class IdentityEndpoint:
             raise EntraError(
                 503, "temporarily_unavailable", 90033, "A transient error has occurred. Please try again."
             ) from None
-        uri = self._base(request) + device_page.PATH
+        uri = self.base + device_page.PATH
         return JSONResponse(
             {
                 "user_code": grant.user_code,
