@@ -328,3 +328,39 @@ def test_forms_need_their_anti_csrf_token(server: BackgroundServer, http: reques
     )
     assert forged.status_code == 400
     assert poll(http, server, flow)["error"] == "authorization_pending"
+
+
+def test_client_id_and_scope_are_bounded(server: BackgroundServer, http: requests.Session) -> None:
+    url = f"{server.base_url}/{CONTOSO}/oauth2/v2.0/devicecode"
+    for client_id in ("x" * 60_000, "not-a-guid", CLIENT_ID + "0"):
+        response = http.post(url, data={"client_id": client_id, "scope": SCOPES[0]})
+        body = response.json()
+        assert response.status_code == 400 and body["error_codes"] == [700016], client_id
+        assert body["error"] == "unauthorized_client"
+        assert len(body["error_description"]) < 1000  # a huge id is not echoed back
+    padded = SCOPES[0] + " " + "offline_access " * 200
+    response = http.post(url, data={"client_id": CLIENT_ID, "scope": padded})
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_scope" and response.json()["error_codes"] == [70011]
+    # The ordinary request still works.
+    assert "device_code" in start_flow(http, server)
+
+
+def test_pending_codes_per_client_address_are_capped(tmp_path: Path) -> None:
+    from aobo.frontends.identity.device_flow import PER_CLIENT
+
+    running = _server(tmp_path, device_code_interval=1, device_code_lifetime=2)
+    with running, browser_for(running) as http:
+        for _ in range(PER_CLIENT):
+            start_flow(http, running)
+        refused = http.post(
+            f"{running.base_url}/{CONTOSO}/oauth2/v2.0/devicecode", data={"client_id": CLIENT_ID, "scope": SCOPES[0]}
+        )
+        assert refused.status_code == 429
+        assert refused.json()["error"] == "temporarily_unavailable"
+        assert 1 <= int(refused.headers["Retry-After"]) <= 3
+        # Expired codes no longer count.
+        time.sleep(2.1)
+        assert "device_code" in start_flow(http, running)
+    assert running.store is not None
+    running.store.close()

@@ -18,6 +18,7 @@ import base64
 import json
 import re
 import time
+import uuid
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -31,11 +32,12 @@ from aobo.errors import AccessDenied, AuthenticationFailed
 from aobo.frontends.credentials import BasicCredentials, CredentialVerifier
 from aobo.frontends.identity import device_page
 from aobo.frontends.identity.app_grant import ClientCredentialsGrant
-from aobo.frontends.identity.device_flow import DeviceFlowFull, DeviceFlows
+from aobo.frontends.identity.device_flow import MAX_SCOPE, DeviceFlowFull, DeviceFlows, DeviceFlowThrottled
 from aobo.frontends.identity.device_page import DevicePage
 from aobo.frontends.identity.errors import (
     NO_STORE,
     EntraError,
+    app_not_found,
     entra_error_response,
     missing_parameter,
     tenant_not_found,
@@ -71,6 +73,16 @@ MAX_FORM = 64 * 1024
 
 def is_identity_path(path: str) -> bool:
     return any(p.match(path) for p in _PATTERNS)
+
+
+def _is_guid(value: str) -> bool:
+    if len(value) != 36:
+        return False
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _b64url_json(value: dict[str, Any]) -> str:
@@ -416,11 +428,31 @@ class IdentityEndpoint:
         client_id = form.get("client_id", "")
         if not client_id:
             raise missing_parameter("client_id")
+        if not _is_guid(client_id):  # application ids are GUIDs; nothing else is kept in memory
+            raise app_not_found(client_id, tenant_name)
         scope = form.get("scope", "")
+        if len(scope) > MAX_SCOPE:
+            raise EntraError(
+                400,
+                "invalid_scope",
+                70011,
+                f"The provided value for the input parameter 'scope' is not valid: it is longer than {MAX_SCOPE} "
+                "characters.",
+            )
         _resource_scopes(scope)  # refused now rather than after the person signed in
         url_tenant = self._tenant(tenant_name)
+        address = request.client.host if request.client else ""
         try:
-            grant = self.device_flows.start(client_id, scope, url_tenant)
+            grant = self.device_flows.start(client_id, scope, url_tenant, address)
+        except DeviceFlowThrottled as exc:
+            raise EntraError(
+                429,
+                "temporarily_unavailable",
+                50196,
+                "The server terminated an operation because it encountered a client request loop: too many "
+                "device sign-ins are pending from this client. Please try again later.",
+                headers={"Retry-After": str(exc.retry_after)},
+            ) from None
         except DeviceFlowFull:
             raise EntraError(
                 503, "temporarily_unavailable", 90033, "A transient error has occurred. Please try again."
