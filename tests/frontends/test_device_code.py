@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
@@ -364,3 +365,17 @@ def test_pending_codes_per_client_address_are_capped(tmp_path: Path) -> None:
         assert "device_code" in start_flow(http, running)
     assert running.store is not None
     running.store.close()
+
+
+def test_a_grant_repr_shows_no_codes_or_ticket() -> None:
+    from aobo.domain.models import User
+    from aobo.frontends.identity.device_flow import DeviceFlows
+
+    flows = DeviceFlows()
+    grant = flows.start(CLIENT_ID, SCOPES[0], None, "192.0.2.1")
+    user = User(1, 1, uuid.uuid4(), CONTOSO_ADMIN, "Admin", True, frozenset(), False)
+    ticket = flows.offer_consent(grant, user)
+    text = repr(grant)
+    assert CLIENT_ID in text
+    for secret in (grant.device_code, grant.user_code, ticket):
+        assert secret not in text

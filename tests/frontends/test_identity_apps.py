@@ -535,3 +535,21 @@ def test_a_configured_public_url_is_the_issuer_and_the_assertion_audience(
             assert claims["iss"] == f"{public}/{contoso.guid}/v2.0"
     finally:
         store.close()
+
+
+def test_client_auth_repr_shows_no_secret_or_assertion() -> None:
+    from aobo.frontends.identity.app_grant import client_auth
+
+    secret = client_auth({"client_id": "app", "client_secret": "s3cret-value"}, None)
+    assertion = client_auth(
+        {
+            "client_id": "app",
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": "eyJhbGciOi.assertion.sig",
+        },
+        None,
+    )
+    basic = client_auth({}, "Basic " + base64.b64encode(b"app:basic-secret").decode())
+    assert "app" in repr(secret)
+    for auth, value in ((secret, "s3cret-value"), (assertion, "eyJhbGciOi"), (basic, "basic-secret")):
+        assert value not in repr(auth)

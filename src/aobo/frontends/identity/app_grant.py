@@ -6,7 +6,7 @@ gets an app-only token for Exchange Online in its home tenant or a tenant it was
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import unquote_plus, urlsplit
 
 from aobo.domain.models import AppRegistration, Tenant
@@ -23,8 +23,8 @@ DEFAULT_SCOPE = f"{AUDIENCE}/.default"
 @dataclass(frozen=True, slots=True)
 class ClientAuth:
     client_id: str
-    secret: str | None
-    assertion: str | None
+    secret: str | None = field(repr=False)  # credentials: kept out of repr (logs, tracebacks)
+    assertion: str | None = field(repr=False)
 
 
 def client_auth(form: dict[str, str], authorization: str | None) -> ClientAuth:

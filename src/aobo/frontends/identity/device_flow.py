@@ -45,8 +45,9 @@ def normalise_user_code(text: str) -> str:
 
 @dataclass(slots=True)
 class DeviceGrant:
-    device_code: str
-    user_code: str
+    # The codes and the consent ticket are credentials: kept out of repr (logs, tracebacks).
+    device_code: str = field(repr=False)
+    user_code: str = field(repr=False)
     client_id: str
     scope: str
     url_tenant: Tenant | None
@@ -57,7 +58,7 @@ class DeviceGrant:
     user: User | None = None
     last_poll: float = 0.0
     #: Set once the person's credentials were checked: the consent step must present it.
-    consent_ticket: str | None = None
+    consent_ticket: str | None = field(default=None, repr=False)
     candidate: User | None = None
     created: float = field(default_factory=time.time)
 
