@@ -379,3 +379,34 @@ def test_a_grant_repr_shows_no_codes_or_ticket() -> None:
     assert CLIENT_ID in text
     for secret in (grant.device_code, grant.user_code, ticket):
         assert secret not in text
+
+
+def test_an_account_locked_after_approval_gets_no_token(server: BackgroundServer, http: requests.Session) -> None:
+    tenant, user = "woodgrove.onmicrosoft.com", "admin@woodgrove.onmicrosoft.com"
+    assert server.store is not None
+    flow = start_flow(http, server, tenant)
+    with browser_for(server) as browser:
+        assert "You have signed in" in approve(browser, server, flow["user_code"], user).text
+    # Locked out (wrong passwords elsewhere) between the approval and the device's next poll.
+    for attempt in range(LOCKOUT_THRESHOLD):
+        http.post(
+            f"{server.base_url}/{tenant}/oauth2/v2.0/token",
+            data={
+                "grant_type": "password",
+                "client_id": CLIENT_ID,
+                "scope": SCOPES[0],
+                "username": user,
+                "password": f"wrong-{attempt}",
+            },
+        )
+    found = server.store.find_user(user)
+    assert found is not None and found.locked_out
+    try:
+        body = poll(http, server, flow, tenant)
+        assert body["error"] == "invalid_grant" and body["error_codes"] == [50053]
+        assert "access_token" not in body
+        # The device code is spent either way.
+        time.sleep(1.1)
+        assert poll(http, server, flow, tenant)["error"] == "bad_verification_code"
+    finally:
+        server.store.unlock_user(found.id)

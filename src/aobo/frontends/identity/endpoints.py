@@ -345,7 +345,17 @@ class IdentityEndpoint:
             raise EntraError(
                 400, "invalid_grant", 9002313, "Invalid request. Request is malformed or invalid."
             ) from None
-        user = self._user_of(claims)
+        user = self._current_user(str(claims.get("upn", "")), str(claims.get("oid")))
+        if url_tenant is None:
+            url_tenant = self.store.resolve_tenant(claims["tid"])
+        scp, oidc = _resource_scopes(form.get("scope") or f"{AUDIENCE}/.default offline_access")
+        return self._issue(request, user, url_tenant, scp, oidc, client_id)
+
+    def _current_user(self, upn: str, guid: str) -> User:
+        """The account as the store has it now; a locked-out or removed account gets no new token."""
+        user = self.store.find_user(upn)
+        if user is not None and str(user.guid) != guid:
+            user = None
         if user is None or user.locked_out:
             raise EntraError(
                 400,
@@ -353,15 +363,7 @@ class IdentityEndpoint:
                 50053 if user is not None else 50034,
                 "The account is locked or no longer exists; sign in again.",
             )
-        if url_tenant is None:
-            url_tenant = self.store.resolve_tenant(claims["tid"])
-        scp, oidc = _resource_scopes(form.get("scope") or f"{AUDIENCE}/.default offline_access")
-        return self._issue(request, user, url_tenant, scp, oidc, client_id)
-
-    def _user_of(self, claims: dict[str, Any]) -> User | None:
-        # Looked up again on every refresh: a removed account gets no new token.
-        user = self.store.find_user(str(claims.get("upn", "")))
-        return user if user is not None and str(user.guid) == str(claims.get("oid")) else None
+        return user
 
     def _issue(
         self,
@@ -501,5 +503,7 @@ class IdentityEndpoint:
                 "OAuth 2.0 device flow error. Authorization is pending. Continue polling.",
             )
         self.device_flows.finish(grant)
+        # Approved minutes ago, perhaps: the account is read again, as the refresh grant does.
+        user = self._current_user(grant.user.user_principal_name, str(grant.user.guid))
         scp, oidc = _resource_scopes(grant.scope)
-        return self._issue(request, grant.user, grant.url_tenant, scp, oidc, client_id)
+        return self._issue(request, user, grant.url_tenant, scp, oidc, client_id)
