@@ -293,3 +293,15 @@ def test_device_code_is_shown_once_then_every_tenant_is_silent() -> None:
         "refresh_token",
         "refresh_token",
     ]
+
+
+def test_the_authority_must_be_https_unless_insecure() -> None:
+    from aobo.toolkit.auth import AuthConfigError
+
+    with pytest.raises(AuthConfigError, match=r"https URL.*insecure=True"):
+        TokenProvider(Credential(PARTNER_ADMIN, "x"), authority="http://login.aobo.test:8443")
+    with pytest.raises(AuthConfigError, match="https URL"):
+        TokenProvider(Credential(PARTNER_ADMIN, "x"), authority="ftp://login.aobo.test", insecure=True)
+    plain = TokenProvider(Credential(PARTNER_ADMIN, "x"), authority="http://login.aobo.test:8443", insecure=True)
+    assert plain.authority == "http://login.aobo.test:8443"
+    plain.close()

@@ -262,6 +262,12 @@ class TokenProvider:
         parts = urlsplit(self.authority)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise AuthConfigError(f"the authority must be an https URL such as {DEFAULT_AUTHORITY}, not {authority!r}")
+        if parts.scheme == "http" and not insecure:
+            # Passwords, client secrets and refresh tokens would travel in clear text.
+            raise AuthConfigError(
+                f"the authority must be an https URL such as {DEFAULT_AUTHORITY}, not {authority!r}; "
+                "plain http only with insecure=True (a test server)"
+            )
         self.client_id = client_id or EXO_CLIENT_ID
         self.scopes = list(scopes)
         self.refresh_margin = refresh_margin
