@@ -164,6 +164,8 @@ def serve(
     try:
         ssl_files = tls_files(settings)
         sock = listen(settings.host, settings.port)
+        # Port 0 picks a free port: the settings (and the public URL derived from them) name it.
+        settings = dataclasses.replace(settings, port=sock.getsockname()[1])
         try:
             app = _build_app(store, settings)
             config = build_uvicorn_config(app, settings, ssl_files, access_log=access_log)
@@ -202,7 +204,8 @@ def _print_banner(
     base = _display_url(settings).rsplit("/", 1)[0]
     rest = f"{base}/adminapi/beta/<tenant>/InvokeCommand"
     console.print(f"[bold]aobo[/] REST admin API: [cyan]{rest}[/]", highlight=False)
-    console.print(f"  OAuth tokens (Entra-shaped, msal works): authority [cyan]{base}/<tenant>[/]", highlight=False)
+    authority = f"{settings.public_base_url}/<tenant>"
+    console.print(f"  OAuth tokens (Entra-shaped, msal works): authority [cyan]{authority}[/]", highlight=False)
     if ssl_files:
         console.print(f"  TLS certificate: {ssl_files[0]}")
     else:
@@ -222,11 +225,7 @@ def _print_banner(
 
 
 def _display_url(settings: Settings) -> str:
-    if settings.host in ("0.0.0.0", "::"):
-        return settings.endpoint_url(socket.gethostname())
-    if ":" in settings.host:
-        return settings.endpoint_url(f"[{settings.host}]")
-    return settings.endpoint_url()
+    return settings.endpoint_url(settings.display_host)
 
 
 def demo_accounts_table(world: DemoWorld) -> Table:
@@ -289,6 +288,11 @@ class BackgroundServer:
     @property
     def base_url(self) -> str:
         return f"{self.settings.scheme}://{self.settings.host}:{self.settings.port}"
+
+    @property
+    def public_url(self) -> str:
+        """The identity endpoint's issuer base: ``settings.public_url``, else :attr:`base_url`."""
+        return self.settings.public_base_url
 
     def start(self) -> BackgroundServer:
         ssl_files = tls_files(self._requested)

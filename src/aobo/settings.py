@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +36,10 @@ class Settings:
     device_code_interval: int = 5
     #: Seconds a device code stays valid (Entra: 15 minutes).
     device_code_lifetime: int = 900
+    #: The service's public base URL (``https://login.example:8443``): the identity endpoint's token
+    #: issuer, OpenID configuration URLs and accepted client-assertion audience are built from it,
+    #: never from a request's Host header. None: this server's own scheme://host:port.
+    public_url: str | None = None
 
     @property
     def database_url(self) -> str:
@@ -46,3 +51,19 @@ class Settings:
 
     def endpoint_url(self, host: str | None = None) -> str:
         return f"{self.scheme}://{host or self.host}:{self.port}/powershell-liveid"
+
+    @property
+    def display_host(self) -> str:
+        """The host as a URL names it: a wildcard address becomes this machine's name, IPv6 is bracketed."""
+        if self.host in ("0.0.0.0", "::"):
+            return socket.gethostname()
+        if ":" in self.host:
+            return f"[{self.host}]"
+        return self.host
+
+    @property
+    def public_base_url(self) -> str:
+        """``public_url`` without a trailing slash, else ``scheme://host:port`` of this server."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        return f"{self.scheme}://{self.display_host}:{self.port}"

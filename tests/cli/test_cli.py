@@ -1,6 +1,7 @@
 import re
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from aobo.cli.app import app
@@ -64,8 +65,33 @@ def test_serve_help_lists_every_option() -> None:
         "--insecure-http",
         "--max-sessions",
         "--idle-timeout",
+        "--public-url",
     ):
         assert option in result.output
+
+
+def test_serve_takes_the_public_url_from_the_option_or_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import aobo.server
+    from aobo.settings import Settings
+
+    seen: list[Settings] = []
+
+    def fake_serve(settings: Settings, store: Store, **_: object) -> None:
+        seen.append(settings)
+        store.close()
+
+    monkeypatch.setattr(aobo.server, "serve", fake_serve)
+    args = ["serve", "--data", str(tmp_path)]
+    assert runner.invoke(app, [*args, "--public-url", "https://login.example:8443/"]).exit_code == 0
+    assert runner.invoke(app, args, env={"AOBO_PUBLIC_URL": "https://env.example"}).exit_code == 0
+    assert runner.invoke(app, args).exit_code == 0
+    assert [s.public_url for s in seen] == ["https://login.example:8443", "https://env.example", None]
+    assert seen[2].public_base_url == "https://127.0.0.1:8443"
+    for bad in ("login.example", "ftp://login.example", "https://login.example/path", "https://x?y=1"):
+        result = runner.invoke(app, [*args, "--public-url", bad])
+        assert result.exit_code == 2, bad
 
 
 def test_serve_with_only_a_certificate_is_a_clean_error(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
@@ -328,3 +329,84 @@ def test_forms_need_their_anti_csrf_token(server: BackgroundServer, http: reques
     )
     assert forged.status_code == 400
     assert poll(http, server, flow)["error"] == "authorization_pending"
+
+
+def test_client_id_and_scope_are_bounded(server: BackgroundServer, http: requests.Session) -> None:
+    url = f"{server.base_url}/{CONTOSO}/oauth2/v2.0/devicecode"
+    for client_id in ("x" * 60_000, "not-a-guid", CLIENT_ID + "0"):
+        response = http.post(url, data={"client_id": client_id, "scope": SCOPES[0]})
+        body = response.json()
+        assert response.status_code == 400 and body["error_codes"] == [700016], client_id
+        assert body["error"] == "unauthorized_client"
+        assert len(body["error_description"]) < 1000  # a huge id is not echoed back
+    padded = SCOPES[0] + " " + "offline_access " * 200
+    response = http.post(url, data={"client_id": CLIENT_ID, "scope": padded})
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_scope" and response.json()["error_codes"] == [70011]
+    # The ordinary request still works.
+    assert "device_code" in start_flow(http, server)
+
+
+def test_pending_codes_per_client_address_are_capped(tmp_path: Path) -> None:
+    from aobo.frontends.identity.device_flow import PER_CLIENT
+
+    running = _server(tmp_path, device_code_interval=1, device_code_lifetime=2)
+    with running, browser_for(running) as http:
+        for _ in range(PER_CLIENT):
+            start_flow(http, running)
+        refused = http.post(
+            f"{running.base_url}/{CONTOSO}/oauth2/v2.0/devicecode", data={"client_id": CLIENT_ID, "scope": SCOPES[0]}
+        )
+        assert refused.status_code == 429
+        assert refused.json()["error"] == "temporarily_unavailable"
+        assert 1 <= int(refused.headers["Retry-After"]) <= 3
+        # Expired codes no longer count.
+        time.sleep(2.1)
+        assert "device_code" in start_flow(http, running)
+    assert running.store is not None
+    running.store.close()
+
+
+def test_a_grant_repr_shows_no_codes_or_ticket() -> None:
+    from aobo.domain.models import User
+    from aobo.frontends.identity.device_flow import DeviceFlows
+
+    flows = DeviceFlows()
+    grant = flows.start(CLIENT_ID, SCOPES[0], None, "192.0.2.1")
+    user = User(1, 1, uuid.uuid4(), CONTOSO_ADMIN, "Admin", True, frozenset(), False)
+    ticket = flows.offer_consent(grant, user)
+    text = repr(grant)
+    assert CLIENT_ID in text
+    for secret in (grant.device_code, grant.user_code, ticket):
+        assert secret not in text
+
+
+def test_an_account_locked_after_approval_gets_no_token(server: BackgroundServer, http: requests.Session) -> None:
+    tenant, user = "woodgrove.onmicrosoft.com", "admin@woodgrove.onmicrosoft.com"
+    assert server.store is not None
+    flow = start_flow(http, server, tenant)
+    with browser_for(server) as browser:
+        assert "You have signed in" in approve(browser, server, flow["user_code"], user).text
+    # Locked out (wrong passwords elsewhere) between the approval and the device's next poll.
+    for attempt in range(LOCKOUT_THRESHOLD):
+        http.post(
+            f"{server.base_url}/{tenant}/oauth2/v2.0/token",
+            data={
+                "grant_type": "password",
+                "client_id": CLIENT_ID,
+                "scope": SCOPES[0],
+                "username": user,
+                "password": f"wrong-{attempt}",
+            },
+        )
+    found = server.store.find_user(user)
+    assert found is not None and found.locked_out
+    try:
+        body = poll(http, server, flow, tenant)
+        assert body["error"] == "invalid_grant" and body["error_codes"] == [50053]
+        assert "access_token" not in body
+        # The device code is spent either way.
+        time.sleep(1.1)
+        assert poll(http, server, flow, tenant)["error"] == "bad_verification_code"
+    finally:
+        server.store.unlock_user(found.id)

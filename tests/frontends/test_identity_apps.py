@@ -463,3 +463,93 @@ def test_oversized_bodies_are_refused_and_the_server_goes_on(
     assert page.status_code == 413 and 'role="alert"' in page.text
     creds = {"client_id": partner_app.client_id, "client_secret": partner_app.secret}
     assert "access_token" in post_token(http, server, **creds)
+
+
+STAGING = "staging.example:8443"
+
+
+def test_the_host_header_decides_neither_audience_nor_issuer(
+    server: BackgroundServer, http: requests.Session, partner_app: RegisteredApp, certificate: AppCertificate
+) -> None:
+    client_id = partner_app.client_id
+    contoso = guid_of(server.store, CONTOSO)  # type: ignore[arg-type]
+    staging = _assertion(certificate, client_id, f"https://{STAGING}/{contoso}/oauth2/v2.0/token")
+    form = {
+        "grant_type": "client_credentials",
+        "scope": SCOPES[0],
+        "client_id": client_id,
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+    }
+    spoofed = http.post(token_url(server), data={**form, "client_assertion": staging}, headers={"Host": STAGING})
+    assert spoofed.json()["error_codes"] == [700023]
+
+    # A good assertion posted under another Host: the token names the server's own issuer.
+    good = _assertion(certificate, client_id, token_url(server))
+    body = http.post(token_url(server), data={**form, "client_assertion": good}, headers={"Host": STAGING}).json()
+    claims = jwt.decode(body["access_token"], options={"verify_signature": False})
+    assert claims["iss"] == f"{server.base_url}/{contoso}/v2.0"
+    config = http.get(f"{server.base_url}/{CONTOSO}/v2.0/.well-known/openid-configuration", headers={"Host": STAGING})
+    assert STAGING not in config.text
+    assert config.json()["token_endpoint"] == f"{server.base_url}/{contoso}/oauth2/v2.0/token"
+
+
+def test_a_configured_public_url_is_the_issuer_and_the_assertion_audience(
+    tmp_path: Path, certificate: AppCertificate
+) -> None:
+    public = "https://login.aobo.example"
+    store = Store.open(f"sqlite:///{tmp_path / 'aobo.db'}")
+    store.migrate()
+    seed_demo(store, PASSWORD)
+    partner, contoso = store.resolve_tenant(PARTNER), store.resolve_tenant(CONTOSO)
+    assert partner and contoso
+    app = store.apps.create(partner.id, "Public URL")
+    store.apps.add_certificate(app, certificate.certificate_pem)
+    assert store.apps.assign_role(app, contoso.id, EXCHANGE_ADMINISTRATOR)
+    client_id = str(app.app_id)
+    try:
+        with (
+            BackgroundServer(Settings(data_dir=tmp_path, public_url=public + "/"), store) as running,
+            PortKeepingSession(running.base_url, str(running.ca_file)) as http,
+        ):
+            assert running.public_url == public
+            config = http.get(f"{running.base_url}/{CONTOSO}/v2.0/.well-known/openid-configuration").json()
+            assert config["issuer"] == f"{public}/{contoso.guid}/v2.0"
+            assert config["token_endpoint"] == f"{public}/{contoso.guid}/oauth2/v2.0/token"
+            # The local address is not the audience any more; the public one is.
+            local = post_token(
+                http,
+                running,
+                client_id=client_id,
+                client_assertion_type="urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                client_assertion=_assertion(certificate, client_id, token_url(running)),
+            )
+            assert local["error_codes"] == [700023]
+            body = post_token(
+                http,
+                running,
+                client_id=client_id,
+                client_assertion_type="urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                client_assertion=_assertion(certificate, client_id, f"{public}/{CONTOSO}/oauth2/v2.0/token"),
+            )
+            claims = jwt.decode(body["access_token"], options={"verify_signature": False})
+            assert claims["iss"] == f"{public}/{contoso.guid}/v2.0"
+    finally:
+        store.close()
+
+
+def test_client_auth_repr_shows_no_secret_or_assertion() -> None:
+    from aobo.frontends.identity.app_grant import client_auth
+
+    secret = client_auth({"client_id": "app", "client_secret": "s3cret-value"}, None)
+    assertion = client_auth(
+        {
+            "client_id": "app",
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": "eyJhbGciOi.assertion.sig",
+        },
+        None,
+    )
+    basic = client_auth({}, "Basic " + base64.b64encode(b"app:basic-secret").decode())
+    assert "app" in repr(secret)
+    for auth, value in ((secret, "s3cret-value"), (assertion, "eyJhbGciOi"), (basic, "basic-secret")):
+        assert value not in repr(auth)

@@ -183,9 +183,10 @@ class FakeIdP:
 
     BASE = "https://login.microsoftonline.com"
 
-    def __init__(self) -> None:
+    def __init__(self, user: str = PARTNER_ADMIN) -> None:
         self.grants: list[dict[str, str]] = []
         self.issued = 0
+        self.user = user  # who signs in at the device code page
 
     @staticmethod
     def _response(url: str, payload: dict[str, Any], status: int = 200) -> Any:
@@ -238,13 +239,13 @@ class FakeIdP:
             claims = {
                 "aud": CLIENT_ID,
                 "iss": f"{self.BASE}/{tenant}/v2.0",
-                "oid": "user-oid",
+                "oid": f"oid-{self.user}",
                 "tid": tenant,
-                "preferred_username": PARTNER_ADMIN,
+                "preferred_username": self.user,
             }
             answer["id_token"] = "e30." + base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
             answer["id_token"] += ".sig"
-            info = base64.urlsafe_b64encode(json.dumps({"uid": "user-oid", "utid": "home-tid"}).encode())
+            info = base64.urlsafe_b64encode(json.dumps({"uid": f"oid-{self.user}", "utid": "home-tid"}).encode())
             answer["client_info"] = info.decode().rstrip("=")
             answer["refresh_token"] = f"rt-{self.issued}"
         return self._response(url, answer)
@@ -293,3 +294,51 @@ def test_device_code_is_shown_once_then_every_tenant_is_silent() -> None:
         "refresh_token",
         "refresh_token",
     ]
+
+
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+ALICE = "alice@northwindit.onmicrosoft.com"
+BOB = "bob@northwindit.onmicrosoft.com"
+
+
+def _device_sign_in(cache: Path, user: str, sign_in: DeviceCode) -> tuple[TokenProvider, FakeIdP, list[str]]:
+    """A provider on the persisted ``cache`` whose device code page ``user`` would sign in at."""
+    idp, shown = FakeIdP(user), []
+    p = TokenProvider(sign_in, cache_path=cache, on_device_code=shown.append)
+    p._http = idp  # type: ignore[assignment]
+    p.acquire(CONTOSO)
+    return p, idp, shown
+
+
+def test_a_device_code_sign_in_never_takes_someone_elses_cached_account(tmp_path: Path) -> None:
+    cache = tmp_path / "cache.json"
+    _, _, shown = _device_sign_in(cache, ALICE, DeviceCode(ALICE))
+    assert len(shown) == 1
+    # Only Alice is cached: a DeviceCode without a user name may reuse her sign-in (no new code).
+    reuse, idp, shown = _device_sign_in(cache, ALICE, DeviceCode())
+    assert shown == [] and idp.grants == []  # her cached access token is still good
+    assert reuse.username == ALICE
+    # Bob names himself: Alice's cached account is not his.
+    _, idp, shown = _device_sign_in(cache, BOB, DeviceCode(BOB))
+    # (signed in at his home tenant, then Contoso from the refresh token)
+    assert len(shown) == 1 and [g["grant_type"] for g in idp.grants] == [DEVICE_GRANT, "refresh_token"]
+    # Two accounts cached and no user name: nobody is picked silently, a device sign-in decides.
+    anyone, idp, shown = _device_sign_in(cache, BOB, DeviceCode())
+    assert len(shown) == 1 and [g["grant_type"] for g in idp.grants] == [DEVICE_GRANT]
+    assert anyone.username == BOB
+    # ... and the other tenants then come from that person's refresh token.
+    anyone.acquire(FABRIKAM)
+    assert [g["grant_type"] for g in idp.grants] == [DEVICE_GRANT, "refresh_token"]
+    assert idp.grants[1]["refresh_token"] == "rt-1"
+
+
+def test_the_authority_must_be_https_unless_insecure() -> None:
+    from aobo.toolkit.auth import AuthConfigError
+
+    with pytest.raises(AuthConfigError, match=r"https URL.*insecure=True"):
+        TokenProvider(Credential(PARTNER_ADMIN, "x"), authority="http://login.aobo.test:8443")
+    with pytest.raises(AuthConfigError, match="https URL"):
+        TokenProvider(Credential(PARTNER_ADMIN, "x"), authority="ftp://login.aobo.test", insecure=True)
+    plain = TokenProvider(Credential(PARTNER_ADMIN, "x"), authority="http://login.aobo.test:8443", insecure=True)
+    assert plain.authority == "http://login.aobo.test:8443"
+    plain.close()

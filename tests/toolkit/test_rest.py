@@ -326,6 +326,51 @@ def test_a_read_is_sent_again_after_a_broken_connection_a_write_is_not() -> None
     assert refused.calls == 2 and fake.modified == ["user0004"]
 
 
+class LosingTransport(httpx.AsyncBaseTransport):
+    """Serves every request, but loses the answer to request number ``lose`` (the service did read it)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, lose: int, error: type[Exception] = httpx.ReadError) -> None:
+        self.inner, self.lose, self.error, self.calls = inner, lose, error, 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.calls += 1
+        response = await self.inner.handle_async_request(request)
+        if self.calls == self.lose:
+            await response.aclose()
+            raise self.error("connection broke", request=request)  # type: ignore[call-arg]
+        return response
+
+
+@pytest.mark.parametrize("error", [httpx.ReadError, httpx.ReadTimeout, httpx.RemoteProtocolError])
+def test_a_next_page_is_not_asked_for_again_after_a_broken_connection(error: type[Exception]) -> None:
+    fake = FakeExchange(tenants={FABRIKAM: 2500})
+    losing = LosingTransport(httpx.ASGITransport(app=fake.app()), lose=2, error=error)
+    connector = make(fake, transport=losing)
+
+    async def pages() -> tuple[list[list[Any]], Any]:
+        session = await connector.open(FABRIKAM)
+        stream = session.stream("Get-Mailbox -ResultSize Unlimited")
+        out = []
+        try:
+            with pytest.raises(TransientError, match="interrupted") as caught:
+                while (batch := await stream.next_batch()) is not None:
+                    out.append(batch)
+        finally:
+            await connector.aclose()
+        return out, caught.value
+
+    batches, failure = run(pages())
+    assert [len(b) for b in batches] == [1000]
+    # The consumed $skiptoken was not sent a second time.
+    assert losing.calls == 2 and len(fake.seen) == 2 and "skiptoken=1000" in fake.seen[1].url
+    assert "Run the command again" in str(failure)
+
+    # The first page of a read is still retried (no cursor to lose yet).
+    first = LosingTransport(httpx.ASGITransport(app=fake.app()), lose=1, error=error)
+    result = run(invoke(make(fake, transport=first), FABRIKAM, "Get-Mailbox", Identity="user0003"))
+    assert [r.Name for r in result] == ["user0003"] and first.calls == 2
+
+
 def test_401_refreshes_the_token_once_and_retries() -> None:
     fake = FakeExchange(accepted_tokens={"token-2"})
     tokens = FakeTokens()

@@ -11,6 +11,7 @@ import contextlib
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
+from urllib.parse import urlsplit
 
 import typer
 from rich.markup import escape
@@ -61,9 +62,20 @@ def serve(
     max_sessions: Annotated[int, typer.Option(min=1, help="Open sessions allowed per account.")] = 3,
     idle_timeout: Annotated[float, typer.Option(min=1, help="Seconds before an unused session is removed.")] = 900.0,
     access_log: Annotated[bool, typer.Option(help="Log one line per HTTP request.")] = False,
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="AOBO_PUBLIC_URL",
+            help="The URL clients reach the service at (https://host:port): the OAuth issuer and the audience "
+            "client assertions must name. Default: https://<host>:<port>.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the remote PowerShell endpoint (HTTPS by default) until Ctrl+C or SIGTERM."""
     from aobo.server import serve as run_server
+
+    if public_url is not None:
+        public_url = _check_public_url(public_url)
 
     settings = Settings(
         data_dir=data,
@@ -75,6 +87,7 @@ def serve(
         insecure_http=insecure_http,
         max_sessions_per_user=max_sessions,
         idle_timeout=idle_timeout,
+        public_url=public_url,
     )
     with exit_codes():
         store = open_store(settings)
@@ -84,6 +97,21 @@ def serve(
             store.close()
             raise
         run_server(settings, store, demo_world=world, access_log=access_log, console=console)
+
+
+def _check_public_url(value: str) -> str:
+    parts = urlsplit(value)
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.path.strip("/")
+        or parts.query
+        or parts.fragment
+    ):
+        raise typer.BadParameter(
+            f"{value!r} is not a base URL such as https://aobo.example:8443", param_hint="--public-url"
+        )
+    return value.rstrip("/")
 
 
 @app.command()

@@ -71,7 +71,8 @@ class AuthConfigError(ToolkitError):
 @dataclass(frozen=True, slots=True)
 class DeviceCode:
     """Delegated sign-in with the device code flow; ``username`` (optional) picks the cached account
-    and the home tenant the first sign-in goes to."""
+    and the home tenant the first sign-in goes to. Without it, a persisted token cache is used only
+    when it holds exactly one account; with several, a new device sign-in decides who it is."""
 
     username: str | None = None
 
@@ -262,6 +263,12 @@ class TokenProvider:
         parts = urlsplit(self.authority)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise AuthConfigError(f"the authority must be an https URL such as {DEFAULT_AUTHORITY}, not {authority!r}")
+        if parts.scheme == "http" and not insecure:
+            # Passwords, client secrets and refresh tokens would travel in clear text.
+            raise AuthConfigError(
+                f"the authority must be an https URL such as {DEFAULT_AUTHORITY}, not {authority!r}; "
+                "plain http only with insecure=True (a test server)"
+            )
         self.client_id = client_id or EXO_CLIENT_ID
         self.scopes = list(scopes)
         self.refresh_margin = refresh_margin
@@ -389,7 +396,7 @@ class TokenProvider:
     def _silent(self, app: Any, force_refresh: bool) -> Mapping[str, Any] | None:
         """A token from the cache (refreshed if needed); msal's error if an account is there but no
         token came; None when nobody has signed in yet."""
-        accounts = app.get_accounts(username=self.username) if self.username else app.get_accounts()
+        accounts = self._cached_accounts(app)
         result: Mapping[str, Any] | None = None
         for account in accounts:
             result = app.acquire_token_silent_with_error(self.scopes, account, force_refresh=force_refresh)
@@ -398,6 +405,18 @@ class TokenProvider:
         if accounts and not result:
             return {"error": "interaction_required", "error_description": "The cached sign-in gave no token."}
         return result
+
+    def _cached_accounts(self, app: Any) -> list[dict[str, Any]]:
+        """The cached accounts this sign-in may use: those of its user name; with none given (a
+        :class:`DeviceCode` without one, before its sign-in), the persisted cache's account only when
+        it holds exactly one, so another person's sign-in is never picked silently."""
+        if self.username:
+            return list(app.get_accounts(username=self.username))
+        accounts = list(app.get_accounts())
+        if len(accounts) != 1:
+            return []
+        self._device_user = accounts[0].get("username") or None
+        return accounts
 
     def _device_flow(self, tenant: str) -> Mapping[str, Any] | None:
         # The first sign-in goes to the user's home tenant when known; others then come from its refresh token.

@@ -14,8 +14,10 @@ is its own choice.
 Retries: 429 and 503 (the service did not run the command) are retried after their
 ``Retry-After`` (capped), connection failures before the request went out are retried, and a
 request whose connection broke after it was sent is retried only for a read (``Get-``/``Test-``):
-a write may have been applied, so it is reported, never sent twice. A 401 gets one forced token
-refresh and one retry.
+a write may have been applied, so it is reported, never sent twice. A next page (``$skiptoken``)
+is not retried either once it may have reached the service, which consumes the token: the command
+fails with a :class:`TransientError` saying the listing must be run again. A 401 gets one forced
+token refresh and one retry.
 """
 
 from __future__ import annotations
@@ -301,10 +303,12 @@ class AsyncRestSession:
         except ValueError as exc:
             raise CommandError(str(exc), category="InvalidArgument", activity=cmdlet, terminating=True) from None
         url: str | None = self.url
+        continuation = False
         sink.state = "Running"
         try:
             while url is not None:
-                payload = await self._request("POST", url, body, cmdlet)
+                payload = await self._request("POST", url, body, cmdlet, continuation=continuation)
+                continuation = True
                 page = restwire.parse_page(payload, cmdlet)
                 sink.warnings.extend(page.warnings)
                 if page.records:
@@ -329,7 +333,9 @@ class AsyncRestSession:
 
     # --- one HTTP request, with its retries
 
-    async def _request(self, method: str, url: str, body: Any, cmdlet: str) -> Any:
+    async def _request(self, method: str, url: str, body: Any, cmdlet: str, *, continuation: bool = False) -> Any:
+        """``continuation``: the request follows an ``@odata.nextLink``, whose ``$skiptoken`` the
+        service consumes when it reads it, so it is never sent again once it may have arrived."""
         connector = self._connector
         tokens = connector.tokens
         read_only = method == "GET" or is_read_only(cmdlet)
@@ -354,6 +360,8 @@ class AsyncRestSession:
                     continue
                 raise TransientError(f"Connecting to {connector.base} failed: {exc or type(exc).__name__}.") from None
             except httpx.TransportError as exc:
+                if continuation:
+                    raise _listing_interrupted(connector.base, cmdlet, type(exc).__name__) from None
                 if not read_only:
                     raise ConnectError(
                         f"The connection to {connector.base} broke after {cmdlet} was sent ({type(exc).__name__}); "
@@ -389,12 +397,23 @@ class AsyncRestSession:
                 raise AuthError(message if has_text else "Access is denied.")
             if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
                 raise restwire.command_error(payload, status=status, cmdlet=cmdlet, reason=response.reason_phrase)
+            if status in (502, 504) and continuation:
+                raise _listing_interrupted(connector.base, cmdlet, f"HTTP {status}")
             if status in (502, 504) and read_only:
                 if attempt < connector.max_attempts:
                     await connector.sleep(connector.backoff(attempt))
                     continue
                 raise TransientError(f"{connector.base} answered HTTP {status} {response.reason_phrase}.")
             raise ConnectError(f"{connector.base} answered HTTP {status} {response.reason_phrase} for {cmdlet}.")
+
+
+def _listing_interrupted(base: str, cmdlet: str, cause: str) -> TransientError:
+    # Retryable as a whole: a fan-out runs the command again from its first page (rows of the
+    # failed attempt discarded); the page itself cannot be asked for again.
+    return TransientError(
+        f"The listing of {cmdlet} from {base} was interrupted ({cause}) while fetching a next page; the service "
+        "does not serve a page twice, so the listing is incomplete. Run the command again."
+    )
 
 
 def _json(response: httpx.Response) -> Any:

@@ -6,13 +6,13 @@ gets an app-only token for Exchange Online in its home tenant or a tenant it was
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import unquote_plus, urlsplit
 
 from aobo.domain.models import AppRegistration, Tenant
 from aobo.domain.store import Store
 from aobo.frontends.credentials import parse_basic
-from aobo.frontends.identity.errors import EntraError, missing_parameter
+from aobo.frontends.identity.errors import EntraError, app_not_found, missing_parameter
 from aobo.frontends.oauth.assertions import JWT_BEARER, InvalidAssertion, ReplayGuard, verify_client_assertion
 from aobo.frontends.oauth.keys import KeySet
 from aobo.frontends.oauth.tokens import AUDIENCE, issue_app_token, issuer_for
@@ -23,8 +23,8 @@ DEFAULT_SCOPE = f"{AUDIENCE}/.default"
 @dataclass(frozen=True, slots=True)
 class ClientAuth:
     client_id: str
-    secret: str | None
-    assertion: str | None
+    secret: str | None = field(repr=False)  # credentials: kept out of repr (logs, tracebacks)
+    assertion: str | None = field(repr=False)
 
 
 def client_auth(form: dict[str, str], authorization: str | None) -> ClientAuth:
@@ -77,17 +77,6 @@ def check_scope(scope: str) -> None:
             )
 
 
-def _not_found(client_id: str, tenant_name: str) -> EntraError:
-    return EntraError(
-        400,
-        "unauthorized_client",
-        700016,
-        f"Application with identifier '{client_id}' was not found in the directory '{tenant_name}'. This can "
-        "happen if the application has not been installed by the administrator of the tenant or consented to by "
-        "any user in the tenant. You may have sent your authentication request to the wrong tenant.",
-    )
-
-
 class ClientCredentialsGrant:
     def __init__(self, store: Store, keys: KeySet, *, lifetime: int) -> None:
         self.store = store
@@ -103,12 +92,12 @@ class ClientCredentialsGrant:
         check_scope(form.get("scope", ""))
         app = self.store.apps.get(auth.client_id)
         if app is None:
-            raise _not_found(auth.client_id, tenant_name)
+            raise app_not_found(auth.client_id, tenant_name)
         tenant = url_tenant or self.store.get_tenant(app.tenant_id)
         self._authenticate(app, auth, base, tenant)
         roles = self.store.apps.roles_in(app, tenant.id)
         if roles is None:
-            raise _not_found(auth.client_id, tenant_name)
+            raise app_not_found(auth.client_id, tenant_name)
         access = issue_app_token(
             self.keys,
             issuer=issuer_for(base, tenant.guid),
@@ -158,8 +147,9 @@ class ClientCredentialsGrant:
 
     def _check_assertion(self, app: AppRegistration, assertion: str, base: str, tenant: Tenant) -> None:
         def audience_ok(aud: str) -> bool:
+            # ``base`` is the service's configured public URL, not the Host the request names.
             parts = urlsplit(aud)
-            if f"{parts.scheme}://{parts.netloc}".lower() != base.lower():
+            if parts.query or parts.fragment or f"{parts.scheme}://{parts.netloc}".lower() != base.lower():
                 return False
             segments = [s for s in parts.path.split("/") if s]
             if len(segments) != 4 or [s.lower() for s in segments[1:]] != ["oauth2", "v2.0", "token"]:

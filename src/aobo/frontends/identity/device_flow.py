@@ -3,7 +3,9 @@
 A device asks for a code pair; the person types the short ``user_code`` on the verification page
 and signs in there, and the device polls with the long ``device_code`` until that sign-in approves
 (or declines) it. Codes are found by a hash of their value and then compared in constant time; a
-user code works once. The table is capped, so a flood of requests cannot grow memory without bound.
+user code works once. The table is capped, so a flood of requests cannot grow memory without bound:
+at most ``CAPACITY`` grants, at most ``PER_CLIENT`` live ones started from one client address, and
+the endpoint stores only a GUID client id and a scope of at most ``MAX_SCOPE`` characters.
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ USER_CODE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
 USER_CODE_LENGTH = 9
 LIFETIME = 900
 CAPACITY = 10_000
+#: Live (unexpired) grants one client address may have started.
+PER_CLIENT = 50
+#: Longest ``scope`` a device-code request may carry.
+MAX_SCOPE = 2048
 #: An expired code is still recognised (and reported as expired) this long after it ends.
 GRACE = 900
 
@@ -39,18 +45,20 @@ def normalise_user_code(text: str) -> str:
 
 @dataclass(slots=True)
 class DeviceGrant:
-    device_code: str
-    user_code: str
+    # The codes and the consent ticket are credentials: kept out of repr (logs, tracebacks).
+    device_code: str = field(repr=False)
+    user_code: str = field(repr=False)
     client_id: str
     scope: str
     url_tenant: Tenant | None
     expires: float
     interval: int
+    client_address: str = ""
     state: State = "pending"
     user: User | None = None
     last_poll: float = 0.0
     #: Set once the person's credentials were checked: the consent step must present it.
-    consent_ticket: str | None = None
+    consent_ticket: str | None = field(default=None, repr=False)
     candidate: User | None = None
     created: float = field(default_factory=time.time)
 
@@ -63,18 +71,44 @@ class DeviceFlowFull(Exception):
     """Too many sign-ins are pending."""
 
 
+class DeviceFlowThrottled(Exception):
+    """Too many sign-ins are pending from one client address; one ends in ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
 class DeviceFlows:
-    def __init__(self, *, interval: int = 5, lifetime: int = LIFETIME, capacity: int = CAPACITY) -> None:
+    def __init__(
+        self,
+        *,
+        interval: int = 5,
+        lifetime: int = LIFETIME,
+        capacity: int = CAPACITY,
+        per_client: int = PER_CLIENT,
+    ) -> None:
         self.interval = interval
         self.lifetime = lifetime
         self.capacity = capacity
+        self.per_client = per_client
         self._by_device: dict[bytes, DeviceGrant] = {}
         self._by_user: dict[bytes, DeviceGrant] = {}
+        self._by_address: dict[str, list[DeviceGrant]] = {}
         self._lock = threading.Lock()
 
-    def start(self, client_id: str, scope: str, url_tenant: Tenant | None) -> DeviceGrant:
+    def start(self, client_id: str, scope: str, url_tenant: Tenant | None, client_address: str = "") -> DeviceGrant:
         with self._lock:
             self._sweep()
+            now = time.time()
+            mine = [
+                g
+                for g in self._by_address.get(client_address, ())
+                if g.expires > now and _digest(g.device_code) in self._by_device
+            ]
+            if len(mine) >= self.per_client:
+                self._by_address[client_address] = mine
+                raise DeviceFlowThrottled(max(1, int(min(g.expires for g in mine) - now) + 1))
             if len(self._by_device) >= self.capacity:
                 raise DeviceFlowFull
             while True:
@@ -87,11 +121,14 @@ class DeviceFlows:
                 client_id=client_id,
                 scope=scope,
                 url_tenant=url_tenant,
-                expires=time.time() + self.lifetime,
+                expires=now + self.lifetime,
                 interval=self.interval,
+                client_address=client_address,
             )
             self._by_device[_digest(grant.device_code)] = grant
             self._by_user[_digest(user_code)] = grant
+            mine.append(grant)
+            self._by_address[client_address] = mine
             return grant
 
     def by_user_code(self, text: str) -> DeviceGrant | None:
@@ -160,3 +197,10 @@ class DeviceFlows:
             if grant.expires < limit:
                 del self._by_device[key]
                 self._by_user.pop(_digest(grant.user_code), None)
+        now = time.time()
+        for address, grants in list(self._by_address.items()):
+            live = [g for g in grants if g.expires > now and _digest(g.device_code) in self._by_device]
+            if live:
+                self._by_address[address] = live
+            else:
+                del self._by_address[address]

@@ -18,6 +18,7 @@ import base64
 import json
 import re
 import time
+import uuid
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -31,11 +32,12 @@ from aobo.errors import AccessDenied, AuthenticationFailed
 from aobo.frontends.credentials import BasicCredentials, CredentialVerifier
 from aobo.frontends.identity import device_page
 from aobo.frontends.identity.app_grant import ClientCredentialsGrant
-from aobo.frontends.identity.device_flow import DeviceFlowFull, DeviceFlows
+from aobo.frontends.identity.device_flow import MAX_SCOPE, DeviceFlowFull, DeviceFlows, DeviceFlowThrottled
 from aobo.frontends.identity.device_page import DevicePage
 from aobo.frontends.identity.errors import (
     NO_STORE,
     EntraError,
+    app_not_found,
     entra_error_response,
     missing_parameter,
     tenant_not_found,
@@ -43,7 +45,6 @@ from aobo.frontends.identity.errors import (
 from aobo.frontends.identity.forms import FormTooLarge, read_form
 from aobo.frontends.oauth.keys import KeySet
 from aobo.frontends.oauth.tokens import (
-    ACCESS_LIFETIME,
     AUDIENCE,
     InvalidToken,
     issue_access_token,
@@ -72,6 +73,16 @@ MAX_FORM = 64 * 1024
 
 def is_identity_path(path: str) -> bool:
     return any(p.match(path) for p in _PATTERNS)
+
+
+def _is_guid(value: str) -> bool:
+    if len(value) != 36:
+        return False
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _b64url_json(value: dict[str, Any]) -> str:
@@ -111,19 +122,16 @@ def _resource_scopes(scope: str) -> tuple[list[str], set[str]]:
 
 
 class IdentityEndpoint:
-    def __init__(
-        self, store: Store, verifier: CredentialVerifier, keys: KeySet, settings: Settings | None = None
-    ) -> None:
+    def __init__(self, store: Store, verifier: CredentialVerifier, keys: KeySet, settings: Settings) -> None:
         self.store = store
         self.verifier = verifier
         self.keys = keys
-        self.lifetime = settings.access_token_lifetime if settings else ACCESS_LIFETIME
+        self.lifetime = settings.access_token_lifetime
+        #: Issuer, discovery URLs and assertion audiences come from the configured public URL, never
+        #: from the request's Host header (which the client chooses).
+        self.base = settings.public_base_url
         self.apps = ClientCredentialsGrant(store, keys, lifetime=self.lifetime)
-        self.device_flows = (
-            DeviceFlows(interval=settings.device_code_interval, lifetime=settings.device_code_lifetime)
-            if settings
-            else DeviceFlows()
-        )
+        self.device_flows = DeviceFlows(interval=settings.device_code_interval, lifetime=settings.device_code_lifetime)
         self.device_page = DevicePage(store, verifier, self.device_flows, self._target_tenant)
 
     async def __call__(self, request: Request) -> Response:
@@ -170,10 +178,6 @@ class IdentityEndpoint:
             raise tenant_not_found(name)
         return tenant
 
-    @staticmethod
-    def _base(request: Request) -> str:
-        return f"{request.url.scheme}://{request.url.netloc}"
-
     def _user_realm(self, username: str) -> Response:
         domain = username.rpartition("@")[2]
         return JSONResponse(
@@ -188,7 +192,7 @@ class IdentityEndpoint:
 
     def _openid_configuration(self, request: Request, name: str) -> Response:
         tenant = self._tenant(name)
-        base = self._base(request)
+        base = self.base
         segment = str(tenant.guid) if tenant else name.lower()
         issuer = issuer_for(base, tenant.guid if tenant else "{tenantid}")
         oauth = f"{base}/{segment}/oauth2/v2.0"
@@ -268,7 +272,7 @@ class IdentityEndpoint:
             url_tenant = await run_in_threadpool(self._tenant, tenant_name)
             body = await run_in_threadpool(
                 self.apps.token,
-                self._base(request),
+                self.base,
                 url_tenant,
                 tenant_name,
                 form,
@@ -341,7 +345,17 @@ class IdentityEndpoint:
             raise EntraError(
                 400, "invalid_grant", 9002313, "Invalid request. Request is malformed or invalid."
             ) from None
-        user = self._user_of(claims)
+        user = self._current_user(str(claims.get("upn", "")), str(claims.get("oid")))
+        if url_tenant is None:
+            url_tenant = self.store.resolve_tenant(claims["tid"])
+        scp, oidc = _resource_scopes(form.get("scope") or f"{AUDIENCE}/.default offline_access")
+        return self._issue(request, user, url_tenant, scp, oidc, client_id)
+
+    def _current_user(self, upn: str, guid: str) -> User:
+        """The account as the store has it now; a locked-out or removed account gets no new token."""
+        user = self.store.find_user(upn)
+        if user is not None and str(user.guid) != guid:
+            user = None
         if user is None or user.locked_out:
             raise EntraError(
                 400,
@@ -349,15 +363,7 @@ class IdentityEndpoint:
                 50053 if user is not None else 50034,
                 "The account is locked or no longer exists; sign in again.",
             )
-        if url_tenant is None:
-            url_tenant = self.store.resolve_tenant(claims["tid"])
-        scp, oidc = _resource_scopes(form.get("scope") or f"{AUDIENCE}/.default offline_access")
-        return self._issue(request, user, url_tenant, scp, oidc, client_id)
-
-    def _user_of(self, claims: dict[str, Any]) -> User | None:
-        # Looked up again on every refresh: a removed account gets no new token.
-        user = self.store.find_user(str(claims.get("upn", "")))
-        return user if user is not None and str(user.guid) == str(claims.get("oid")) else None
+        return user
 
     def _issue(
         self,
@@ -370,7 +376,7 @@ class IdentityEndpoint:
     ) -> Response:
         tenant, wids = self._target_tenant(user, url_tenant)
         home = self.store.get_tenant(user.tenant_id)
-        base = self._base(request)
+        base = self.base
         issuer = issuer_for(base, tenant.guid)
         now = int(time.time())
         access = issue_access_token(
@@ -424,16 +430,36 @@ class IdentityEndpoint:
         client_id = form.get("client_id", "")
         if not client_id:
             raise missing_parameter("client_id")
+        if not _is_guid(client_id):  # application ids are GUIDs; nothing else is kept in memory
+            raise app_not_found(client_id, tenant_name)
         scope = form.get("scope", "")
+        if len(scope) > MAX_SCOPE:
+            raise EntraError(
+                400,
+                "invalid_scope",
+                70011,
+                f"The provided value for the input parameter 'scope' is not valid: it is longer than {MAX_SCOPE} "
+                "characters.",
+            )
         _resource_scopes(scope)  # refused now rather than after the person signed in
         url_tenant = self._tenant(tenant_name)
+        address = request.client.host if request.client else ""
         try:
-            grant = self.device_flows.start(client_id, scope, url_tenant)
+            grant = self.device_flows.start(client_id, scope, url_tenant, address)
+        except DeviceFlowThrottled as exc:
+            raise EntraError(
+                429,
+                "temporarily_unavailable",
+                50196,
+                "The server terminated an operation because it encountered a client request loop: too many "
+                "device sign-ins are pending from this client. Please try again later.",
+                headers={"Retry-After": str(exc.retry_after)},
+            ) from None
         except DeviceFlowFull:
             raise EntraError(
                 503, "temporarily_unavailable", 90033, "A transient error has occurred. Please try again."
             ) from None
-        uri = self._base(request) + device_page.PATH
+        uri = self.base + device_page.PATH
         return JSONResponse(
             {
                 "user_code": grant.user_code,
@@ -477,5 +503,7 @@ class IdentityEndpoint:
                 "OAuth 2.0 device flow error. Authorization is pending. Continue polling.",
             )
         self.device_flows.finish(grant)
+        # Approved minutes ago, perhaps: the account is read again, as the refresh grant does.
+        user = self._current_user(grant.user.user_principal_name, str(grant.user.guid))
         scp, oidc = _resource_scopes(grant.scope)
-        return self._issue(request, grant.user, grant.url_tenant, scp, oidc, client_id)
+        return self._issue(request, user, grant.url_tenant, scp, oidc, client_id)

@@ -12,9 +12,12 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 class EntraError(Exception):
-    def __init__(self, status: int, error: str, code: int, message: str) -> None:
+    def __init__(
+        self, status: int, error: str, code: int, message: str, *, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status, self.error, self.code, self.message = status, error, code, message
+        self.headers = headers or {}
 
 
 def entra_error_response(err: EntraError) -> JSONResponse:
@@ -35,7 +38,7 @@ def entra_error_response(err: EntraError) -> JSONResponse:
             "error_uri": "https://login.microsoftonline.com/error?code=" + str(err.code),
         },
         status_code=err.status,
-        headers=NO_STORE,
+        headers={**NO_STORE, **err.headers},
     )
 
 
@@ -53,4 +56,17 @@ def tenant_not_found(name: str) -> EntraError:
 def missing_parameter(name: str) -> EntraError:
     return EntraError(
         400, "invalid_request", 900144, f"The request body must contain the following parameter: '{name}'."
+    )
+
+
+def app_not_found(client_id: str, tenant_name: str) -> EntraError:
+    if len(client_id) > 64:  # not an application id: not echoed in full
+        client_id = client_id[:64] + "..."
+    return EntraError(
+        400,
+        "unauthorized_client",
+        700016,
+        f"Application with identifier '{client_id}' was not found in the directory '{tenant_name}'. This can "
+        "happen if the application has not been installed by the administrator of the tenant or consented to by "
+        "any user in the tenant. You may have sent your authentication request to the wrong tenant.",
     )
