@@ -14,6 +14,7 @@ names the app and can never sign in with a password.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aobo.cmdlets.roles import (
@@ -60,8 +61,19 @@ def authz_failure(message: str) -> str:
     return f"[AuthZRequestId={uuid.uuid4()}][FailureCategory=AuthZ-AuthorizationException] {message}"
 
 
-def open_scope(store: Store, user: User, delegated_org: str | None, *, remote_powershell: bool = True) -> SessionScope:
-    """Decide the tenant and roles of a new session, or raise :class:`AccessDenied`."""
+def open_scope(
+    store: Store,
+    user: User,
+    delegated_org: str | Tenant | None,
+    *,
+    remote_powershell: bool = True,
+    tenant_of: Callable[[int], Tenant] | None = None,
+) -> SessionScope:
+    """Decide the tenant and roles of a new session, or raise :class:`AccessDenied`.
+
+    ``delegated_org`` is a name (``DelegatedOrg``), or the tenant when the caller resolved it already;
+    ``tenant_of`` may supply tenants by id from a cache (the caller's tenant is needed for its name
+    only; the decision reads the relationships from the store each time)."""
     if remote_powershell and not user.remote_powershell_enabled:
         raise RemotePowerShellDisabled(
             authz_failure(
@@ -70,11 +82,15 @@ def open_scope(store: Store, user: User, delegated_org: str | None, *, remote_po
                 f"Set-User -Identity {user.user_principal_name} -RemotePowerShellEnabled $true."
             )
         )
-    caller_tenant = store.get_tenant(user.tenant_id)
-    org = (delegated_org or "").strip()
-    if not org:
-        return _own_scope(user, caller_tenant)
-    tenant = store.resolve_tenant(org)
+    caller_tenant = (tenant_of or store.get_tenant)(user.tenant_id)
+    if isinstance(delegated_org, Tenant):
+        tenant: Tenant | None = delegated_org
+        org = delegated_org.initial_domain
+    else:
+        org = (delegated_org or "").strip()
+        if not org:
+            return _own_scope(user, caller_tenant)
+        tenant = store.resolve_tenant(org)
     if tenant is None:
         raise _denied(user, org)
     if tenant.id == caller_tenant.id:

@@ -37,6 +37,7 @@ from aobo.frontends.oauth.tokens import AUDIENCE, InvalidToken, validate_access_
 #: JWTs longer than this are refused unread (Entra's are 1.5-3 KB; headers are capped at 16 KiB).
 MAX_TOKEN_LENGTH = 12 * 1024
 CACHE_MAX = 10_000
+TENANT_SECONDS = 10.0
 
 #: ``error_description`` of the ``WWW-Authenticate`` header, by :attr:`InvalidToken.reason`.
 DESCRIPTIONS: dict[str, str] = {
@@ -109,6 +110,7 @@ class BearerAuthenticator:
         self._narrowing: dict[tuple[frozenset[str], frozenset[str]], frozenset[str]] = {}
         self._clock = clock
         self._cache: dict[bytes, tuple[float, dict[str, Any]]] = {}
+        self._tenants: dict[int, tuple[float, Tenant]] = {}
         self._lock = threading.Lock()
 
     def claims(self, token: str, tenant: Tenant) -> dict[str, Any]:
@@ -165,6 +167,19 @@ class BearerAuthenticator:
             )
         return self._user_of(claims)
 
+    def _tenant_by_id(self, tenant_id: int) -> Tenant:
+        """A caller's home tenant, remembered a few seconds: only its name is used (the access
+        decision itself is read from the store on every request)."""
+        now = time.monotonic()
+        hit = self._tenants.get(tenant_id)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        tenant = self.store.get_tenant(tenant_id)
+        if len(self._tenants) >= CACHE_MAX:
+            self._tenants.clear()
+        self._tenants[tenant_id] = (now + TENANT_SECONDS, tenant)
+        return tenant
+
     def _user_of(self, claims: dict[str, Any]) -> User:
         # Re-read every request: the account may have been locked or removed since the token was issued.
         user = self.store.find_user(str(claims.get("upn", "")))
@@ -174,7 +189,7 @@ class BearerAuthenticator:
 
     def _user_scope(self, claims: dict[str, Any], tenant: Tenant, *, remote_powershell: bool) -> SessionScope:
         user = self._user_of(claims)
-        scope = open_scope(self.store, user, tenant.initial_domain, remote_powershell=remote_powershell)
+        scope = open_scope(self.store, user, tenant, remote_powershell=remote_powershell, tenant_of=self._tenant_by_id)
         wids = claims.get("wids")
         if isinstance(wids, list) and scope.tenant.id != scope.caller_tenant.id:
             # A delegated token names the Entra roles granted in the customer: never more than those,
