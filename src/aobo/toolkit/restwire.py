@@ -173,7 +173,14 @@ def _value(value: Any) -> Any:
     if kind is str:
         return _text(value)
     if kind is list:
-        return [_value(v) for v in value]
+        # Inlined for the common case, lists of plain strings (proxy addresses): no call per item
+        # unless an item could be a date-time or is itself a list or an object.
+        return [
+            (_text(v) if len(v) >= 19 and v[10] == "T" else v)
+            if type(v) is str
+            else (_value(v) if type(v) is list or type(v) is dict else v)
+            for v in value
+        ]
     if kind is dict:
         return {k: _value(v) for k, v in value.items() if "@" not in k}
     return value
@@ -186,17 +193,24 @@ def to_record(obj: Any, default_type: str) -> Any:
         return _value(obj)
     odata_type = obj.get("@odata.type")
     type_name = str(odata_type).lstrip("#") if isinstance(odata_type, str) and odata_type else default_type
-    props: dict[str, Any] = {}
+    # orjson hands out a fresh dict: converted in place, only where a value needs it.
+    props: dict[str, Any] = obj
+    annotations: list[str] = []
     for key, value in obj.items():
-        if "@" in key:
-            continue
         kind = type(value)
         if kind is str:
-            props[key] = _text(value)
-        elif kind is list or kind is dict:
+            # The cheap part of _text's test inline: most of a mailbox's strings are not dates.
+            if len(value) >= 19 and value[10] == "T":
+                props[key] = _text(value)
+        elif kind is list:
+            if value:  # most multi-valued properties are empty
+                props[key] = _value(value)
+        elif kind is dict:
             props[key] = _value(value)
-        else:
-            props[key] = value
+        if "@" in key:
+            annotations.append(key)
+    for key in annotations:
+        del props[key]
     identity = props.get("Identity")
     return Record(props, (type_name,), to_string=str(identity) if identity is not None else None)
 
