@@ -23,10 +23,11 @@ from starlette.responses import HTMLResponse, Response
 from aobo.domain.models import Tenant, User
 from aobo.domain.store import Store
 from aobo.errors import AuthenticationFailed
+from aobo.frontends.bodies import BodyTooLarge
 from aobo.frontends.credentials import BasicCredentials, CredentialVerifier
 from aobo.frontends.identity.device_flow import DeviceFlows, DeviceGrant
 from aobo.frontends.identity.errors import EntraError
-from aobo.frontends.identity.forms import FormTooLarge, read_form
+from aobo.frontends.identity.forms import read_form
 
 PATH = "/devicelogin"
 MAX_FORM = 16 * 1024
@@ -152,7 +153,7 @@ class DevicePage:
             return _page("Method not allowed", "<p>Use the form on this page.</p>", 405)
         try:
             form = await read_form(request, MAX_FORM)
-        except FormTooLarge:
+        except BodyTooLarge:
             return _page("Request too large", '<p role="alert">The form sent was too large.</p>', 413)
         if form.get("step") == "consent":
             return await run_in_threadpool(self._consent, form)

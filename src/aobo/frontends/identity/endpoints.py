@@ -29,6 +29,7 @@ from aobo.cmdlets.access import open_scope
 from aobo.domain.models import Tenant, User
 from aobo.domain.store import Store
 from aobo.errors import AccessDenied, AuthenticationFailed
+from aobo.frontends.bodies import BodyTooLarge
 from aobo.frontends.credentials import BasicCredentials, CredentialVerifier
 from aobo.frontends.identity import device_page
 from aobo.frontends.identity.app_grant import ClientCredentialsGrant
@@ -42,7 +43,7 @@ from aobo.frontends.identity.errors import (
     missing_parameter,
     tenant_not_found,
 )
-from aobo.frontends.identity.forms import FormTooLarge, read_form
+from aobo.frontends.identity.forms import read_form
 from aobo.frontends.oauth.keys import KeySet
 from aobo.frontends.oauth.tokens import (
     AUDIENCE,
@@ -159,7 +160,7 @@ class IdentityEndpoint:
                 )
             try:
                 form = await read_form(request, MAX_FORM)
-            except FormTooLarge:
+            except BodyTooLarge:
                 raise EntraError(400, "invalid_request", 90014, "The request body is too large.") from None
             if m.group(2).lower() == "devicecode":
                 return await run_in_threadpool(self._device_code, request, m.group(1), form)

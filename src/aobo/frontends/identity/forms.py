@@ -6,20 +6,10 @@ from urllib.parse import parse_qs
 
 from starlette.requests import Request
 
-
-class FormTooLarge(Exception):
-    """The body is larger than the cap (by its Content-Length, or as it arrived)."""
+from aobo.frontends.bodies import read_body
 
 
 async def read_form(request: Request, limit: int) -> dict[str, str]:
-    """The form's fields (the first value of each); raises :class:`FormTooLarge` past ``limit`` bytes."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise FormTooLarge
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise FormTooLarge
-    text = bytes(body).decode("utf-8", "replace")
+    """The form's fields (the first value of each); ``BodyTooLarge`` past ``limit`` bytes."""
+    text = (await read_body(request, limit)).decode("utf-8", "replace")
     return {k: v[0] for k, v in parse_qs(text, keep_blank_values=True, max_num_fields=100).items()}

@@ -36,6 +36,7 @@ from aobo.domain.errors import AlreadyExists, InvalidChange, NotFound
 from aobo.domain.gdap import format_duration, group_guid, parse_auto_extend, parse_duration
 from aobo.domain.models import PARTNER_ROLE_GROUPS, AccessAssignment, GdapRelationship, Tenant, User
 from aobo.domain.store import Store
+from aobo.frontends.bodies import BodyTooLarge, read_body
 from aobo.frontends.credentials import CredentialVerifier
 from aobo.frontends.partner.api import authenticate, error_response, graph_datetime, unauthorized
 
@@ -366,17 +367,10 @@ def _method(method: str, allow: str) -> GraphError:
 async def _read_body(request: Request) -> bytes:
     if request.method not in ("POST", "PATCH"):
         return b""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
-        raise GraphError(413, "requestTooLarge", f"The request body is larger than {MAX_BODY // 1024} KiB.")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise GraphError(413, "requestTooLarge", f"The request body is larger than {MAX_BODY // 1024} KiB.")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    try:
+        return await read_body(request, MAX_BODY)
+    except BodyTooLarge:
+        raise GraphError(413, "requestTooLarge", f"The request body is larger than {MAX_BODY // 1024} KiB.") from None
 
 
 def _json_object(body: bytes) -> dict[str, Any]:

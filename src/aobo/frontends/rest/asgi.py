@@ -10,24 +10,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from aobo.frontends.bodies import BodyTooLarge, read_body
 from aobo.frontends.rest.errors import RestError
 from aobo.frontends.rest.service import Call, RestService, error_reply
-
-
-class _TooLarge(Exception):
-    pass
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _TooLarge
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise _TooLarge
-    return bytes(body)
 
 
 class RestEndpoint:
@@ -37,8 +22,8 @@ class RestEndpoint:
 
     async def __call__(self, request: Request) -> Response:
         try:
-            body = await _read_body(request, self.max_request_size) if request.method == "POST" else b""
-        except _TooLarge:
+            body = await read_body(request, self.max_request_size) if request.method == "POST" else b""
+        except BodyTooLarge:
             reply = error_reply(
                 RestError(
                     413,

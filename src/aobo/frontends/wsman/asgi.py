@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from aobo.domain.models import User
 from aobo.errors import AuthenticationFailed
+from aobo.frontends.bodies import BodyTooLarge, read_body
 from aobo.frontends.credentials import CredentialVerifier, parse_basic
 from aobo.frontends.oauth.bearer import BearerAuthenticator, BearerRejected, bearer_in_password, unverified_tenant
 from aobo.frontends.wsman.envelope import parse_request
@@ -25,10 +26,6 @@ log = logging.getLogger(__name__)
 
 ENDPOINT_PATHS = frozenset({"/powershell-liveid", "/powershell"})
 SOAP_CONTENT_TYPE = "application/soap+xml;charset=UTF-8"
-
-
-class _TooLarge(Exception):
-    pass
 
 
 def is_endpoint(path: str) -> bool:
@@ -49,18 +46,6 @@ def _query_value(request: Request, name: str) -> str | None:
         if key.lower() == name.lower():
             return value
     return None
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _TooLarge
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise _TooLarge
-    return bytes(body)
 
 
 class WSManEndpoint:
@@ -99,8 +84,8 @@ class WSManEndpoint:
             user = cached
 
         try:
-            body = await _read_body(request, self.settings.max_request_size)
-        except _TooLarge:
+            body = await read_body(request, self.settings.max_request_size)
+        except BodyTooLarge:
             fault = WSManFault(
                 FaultCode.ENVELOPE_TOO_LARGE,
                 f"The WS-Management service cannot process the request because the envelope is larger than "
