@@ -159,13 +159,15 @@ def rest_options(
 def sign_in_for(profile: Profile, endpoint: str, *, device_code: bool = False) -> Any:
     """Who signs in: an app (``--app-id`` with a certificate, or its secret from ``AOBO_CLIENT_SECRET``
     or a prompt, never an argument), a device code, or a user name and password (environment,
-    keyring, prompt)."""
+    keyring, prompt). Apps and device codes sign in with OAuth, so only over REST."""
     import os
     import sys
 
     from aobo.toolkit.auth import ENV_CLIENT_SECRET, AppCredential, DeviceCode
     from aobo.toolkit.credential import Credential
 
+    if profile.transport != "rest" and (device_code or profile.app_id):
+        raise AoboError("--device-code and --app-id sign in with OAuth: add --transport rest")
     if profile.app_id:
         if profile.certificate is not None:
             return AppCredential.with_certificate(

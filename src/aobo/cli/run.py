@@ -137,13 +137,9 @@ def run(
             ),
         )
         rest = prof.transport == "rest"
-        if not rest and (device_code or prof.app_id):
-            raise AoboError("--device-code and --app-id sign in with OAuth: add --transport rest")
-        sign_in = sign_in_for(prof, endpoint, device_code=device_code) if rest else None
-        if rest:
-            credential = sign_in if isinstance(sign_in, Credential) else None
-        else:
-            credential = Credential.resolve(username=prof.username, uri=endpoint, ask_password=ask_password)
+        sign_in = sign_in_for(prof, endpoint, device_code=device_code)
+        # A user name and password also serve the partner API's tenant list; an app or a device code not.
+        credential = sign_in if isinstance(sign_in, Credential) else None
         others = [
             Credential.resolve(username=name, uri=endpoint, ask_password=ask_password)
             for name in accounts or ()
@@ -158,7 +154,7 @@ def run(
         if not names:
             raise AoboError("no tenants to run in")
         options: dict[str, Any] = {}
-        first: Any = sign_in if rest else credential
+        first: Any = sign_in
         if rest:
             first = _signed_in(sign_in, prof, names[0])
             options["opener"] = rest_opener(prof)

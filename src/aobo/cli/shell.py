@@ -49,14 +49,12 @@ from aobo.cli.common import (
     TransportOption,
     UriOption,
     UsernameOption,
-    ask_password,
     client_errors,
     client_profile,
     exit_codes,
     rest_options,
     sign_in_for,
 )
-from aobo.errors import AoboError
 from aobo.toolkit.errors import CommandError, ToolkitError
 from aobo.toolkit.formatting import FormatSpec, OutputWriter
 
@@ -635,7 +633,6 @@ def shell(
     token_cache: TokenCacheOption = None,
 ) -> None:
     """Interactive prompt in a customer's Exchange Online: Tab completion, tables, Ctrl-C stops a command."""
-    from aobo.toolkit.credential import Credential
 
     with exit_codes(), client_errors():
         endpoint, prof = client_profile(
@@ -653,12 +650,7 @@ def shell(
                 token_cache=token_cache,
             ),
         )
-        if prof.transport == "rest":
-            sign_in = sign_in_for(prof, endpoint, device_code=device_code)
-        elif device_code or prof.app_id:
-            raise AoboError("--device-code and --app-id sign in with OAuth: add --transport rest")
-        else:
-            sign_in = Credential.resolve(username=prof.username, uri=endpoint, ask_password=ask_password)
+        sign_in = sign_in_for(prof, endpoint, device_code=device_code)
         status = run_shell(
             org,
             endpoint,
