@@ -767,8 +767,8 @@ def test_token_roles_narrow_a_delegated_scope_never_widen(server: BackgroundServ
 # --- app-only (client credentials) ---------------------------------------------------------------
 
 
-def app_token(server: BackgroundServer, org: str) -> str:
-    """A token for the demo partner's app, from msal's confidential client (client credentials)."""
+def app_sign_in(server: BackgroundServer, org: str) -> dict[str, Any]:
+    """msal's confidential client (client credentials) for the demo partner's app, in ``org``."""
     with PortKeepingSession(server.base_url, str(server.ca_file)) as session:
         app = msal.ConfidentialClientApplication(
             str(DEMO_APP_ID),
@@ -778,7 +778,11 @@ def app_token(server: BackgroundServer, org: str) -> str:
             instance_discovery=False,
             http_client=session,
         )
-        result = app.acquire_token_for_client(scopes=[f"{AUDIENCE}/.default"])
+        return dict(app.acquire_token_for_client(scopes=[f"{AUDIENCE}/.default"]))
+
+
+def app_token(server: BackgroundServer, org: str) -> str:
+    result = app_sign_in(server, org)
     assert "access_token" in result, result
     return str(result["access_token"])
 
@@ -803,16 +807,7 @@ def test_app_only_token_runs_cmdlets_where_the_app_holds_a_role(server: Backgrou
 
 def test_app_without_a_role_in_the_customer_is_refused(server: BackgroundServer, http: httpx.Client) -> None:
     # The app is consented nowhere but contoso: fabrikam gives it no role at all, so no token either.
-    with PortKeepingSession(server.base_url, str(server.ca_file)) as session:
-        app = msal.ConfidentialClientApplication(
-            str(DEMO_APP_ID),
-            client_credential=demo_app_secret(PASSWORD),
-            authority=f"{server.base_url}/fabrikam.onmicrosoft.com",
-            validate_authority=False,
-            instance_discovery=False,
-            http_client=session,
-        )
-        refused = app.acquire_token_for_client(scopes=[f"{AUDIENCE}/.default"])
+    refused = app_sign_in(server, "fabrikam.onmicrosoft.com")
     assert "access_token" not in refused
     # Roles taken away after the token was issued: the next call is refused.
     token = app_token(server, "contoso.onmicrosoft.com")
