@@ -56,7 +56,8 @@ def _signed(
     lifetime: int,
     **claims: Any,
 ) -> str:
-    """A token with the claims every kind carries (audience, issuer, times, tenant, user) plus ``claims``."""
+    """A token with the claims every kind carries (audience, issuer, times, tenant, user, a unique id)
+    plus ``claims``."""
     iat = int(time.time()) if now is None else now
     base = {
         "aud": aud,
@@ -66,6 +67,8 @@ def _signed(
         "exp": iat + lifetime,
         "tid": str(tenant_guid),
         "oid": str(user_guid),
+        # Unique per token: replays and revocation are told apart by it.
+        "jti": uuid.uuid4().hex,
     }
     return _sign(keys, {**base, **claims})
 
@@ -108,7 +111,6 @@ def issue_access_token(
         appid=client_id,
         idtyp="user",
         ver="1.0",
-        jti=uuid.uuid4().hex,
         **extra,
     )
 
@@ -143,7 +145,6 @@ def issue_app_token(
         azp=str(app_id),
         app_displayname=app_name,
         ver="1.0",
-        jti=uuid.uuid4().hex,
     )
 
 
@@ -169,7 +170,6 @@ def issue_refresh_token(
         typ="refresh",
         upn=upn,
         azp=client_id,
-        jti=uuid.uuid4().hex,
     )
 
 
