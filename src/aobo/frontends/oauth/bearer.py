@@ -93,6 +93,39 @@ def unverified_tenant(token: str) -> str | None:
     return tid if isinstance(tid, str) and tid else None
 
 
+class TenantCache:
+    """Tenants by name or id, remembered a few seconds (clients call in bursts). Only tenants are
+    kept, for their ids and names: the access decision (user, relationships) is read from the store
+    on every request."""
+
+    def __init__(self, store: Store, *, seconds: float = TENANT_SECONDS, size: int = 4096) -> None:
+        self.store = store
+        self.seconds = seconds
+        self.size = size
+        self._hits: dict[object, tuple[float, Tenant]] = {}
+
+    def _get(self, key: object, load: Callable[[], Tenant | None]) -> Tenant | None:
+        now = time.monotonic()
+        hit = self._hits.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        tenant = load()
+        if tenant is not None:
+            if len(self._hits) >= self.size:
+                self._hits.clear()
+            self._hits[key] = (now + self.seconds, tenant)
+        return tenant
+
+    def named(self, name: str) -> Tenant | None:
+        """The tenant a URL or token names (any domain, or its GUID); None if unknown."""
+        return self._get(name.lower(), lambda: self.store.resolve_tenant(name)) if name else None
+
+    def by_id(self, tenant_id: int) -> Tenant:
+        found = self._get(tenant_id, lambda: self.store.get_tenant(tenant_id))
+        assert found is not None  # get_tenant raises for an unknown id
+        return found
+
+
 class BearerAuthenticator:
     """Validates tokens with the service's signing keys and opens the caller's scope in a tenant."""
 
@@ -110,7 +143,7 @@ class BearerAuthenticator:
         self._narrowing: dict[tuple[frozenset[str], frozenset[str]], frozenset[str]] = {}
         self._clock = clock
         self._cache: dict[bytes, tuple[float, dict[str, Any]]] = {}
-        self._tenants: dict[int, tuple[float, Tenant]] = {}
+        self.tenants = TenantCache(store)
         self._lock = threading.Lock()
 
     def claims(self, token: str, tenant: Tenant) -> dict[str, Any]:
@@ -147,7 +180,7 @@ class BearerAuthenticator:
         organization is, so nobody without a valid token can tell which tenants exist."""
         if tenant is None:
             claimed = unverified_tenant(token)
-            issued_for = self.store.resolve_tenant(claimed) if claimed else None
+            issued_for = self.tenants.named(claimed) if claimed else None
             if issued_for is None:
                 raise BearerRejected("malformed" if claimed is None else "tenant")
             self.claims(token, issued_for)
@@ -167,19 +200,6 @@ class BearerAuthenticator:
             )
         return self._user_of(claims)
 
-    def _tenant_by_id(self, tenant_id: int) -> Tenant:
-        """A caller's home tenant, remembered a few seconds: only its name is used (the access
-        decision itself is read from the store on every request)."""
-        now = time.monotonic()
-        hit = self._tenants.get(tenant_id)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        tenant = self.store.get_tenant(tenant_id)
-        if len(self._tenants) >= CACHE_MAX:
-            self._tenants.clear()
-        self._tenants[tenant_id] = (now + TENANT_SECONDS, tenant)
-        return tenant
-
     def _user_of(self, claims: dict[str, Any]) -> User:
         # Re-read every request: the account may have been locked or removed since the token was issued.
         user = self.store.find_user(str(claims.get("upn", "")))
@@ -189,7 +209,7 @@ class BearerAuthenticator:
 
     def _user_scope(self, claims: dict[str, Any], tenant: Tenant, *, remote_powershell: bool) -> SessionScope:
         user = self._user_of(claims)
-        scope = open_scope(self.store, user, tenant, remote_powershell=remote_powershell, tenant_of=self._tenant_by_id)
+        scope = open_scope(self.store, user, tenant, remote_powershell=remote_powershell, tenant_of=self.tenants.by_id)
         wids = claims.get("wids")
         if isinstance(wids, list) and scope.tenant.id != scope.caller_tenant.id:
             # A delegated token names the Entra roles granted in the customer: never more than those,

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import time
 import uuid
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -29,10 +28,9 @@ from aobo.cmdlets.audit import audit_entries
 from aobo.cmdlets.context import CmdletContext
 from aobo.cmdlets.pipeline import CommandInvocation, run_pipeline
 from aobo.cmdlets.registry import Registry
-from aobo.domain.models import Tenant
 from aobo.domain.store import Store
 from aobo.errors import AccessDenied
-from aobo.frontends.oauth.bearer import BearerAuthenticator, BearerRejected, parse_bearer
+from aobo.frontends.oauth.bearer import BearerAuthenticator, BearerRejected, TenantCache, parse_bearer
 from aobo.frontends.rest import requests as rq
 from aobo.frontends.rest.cursors import CursorTable
 from aobo.frontends.rest.errors import RestError, bad_request, error_body, from_record
@@ -45,8 +43,6 @@ JSON_TYPE: Final = "application/json;odata.metadata=minimal;odata.streaming=true
 MAX_BATCH: Final = 20
 #: Listings are read a page ahead only while the cursor table holds at most this many (memory bound).
 MAX_PREFETCHED: Final = 8
-_TENANT_CACHE_SECONDS: Final = 10.0
-_TENANT_CACHE_MAX: Final = 4096
 _GENERIC_CONTEXT: Final = "$metadata#Collection(Exchange.GenericHashTable)"
 
 
@@ -107,7 +103,7 @@ class RestService:
         self.bearer = bearer
         self.cursors = cursors or CursorTable()
         self.writer = JsonWriter()
-        self._tenants: dict[str, tuple[float, Tenant]] = {}
+        self.tenants = TenantCache(store)
         # Reads the next page of held listings while their clients read the current one.
         self._prefetcher = ThreadPoolExecutor(max_workers=2, thread_name_prefix="aobo-rest-prefetch")
 
@@ -143,30 +139,13 @@ class RestService:
             raise BearerRejected("missing")
         # An unknown organization is answered as a known one would be for this token (see
         # BearerAuthenticator.scope): nobody without a valid token can probe which tenants exist.
-        tenant = self._tenant(route.tenant)
+        tenant = self.tenants.named(route.tenant)
         scope = self.bearer.scope(token, tenant)
         if route.action == rq.MODULE_FILE:
             return self._module_file(call, route, scope)
         if route.action == rq.BATCH:
             return self._batch(call, route, scope)
         return self._invoke(call, route, scope)
-
-    def _tenant(self, name: str) -> Tenant | None:
-        """The tenant a URL or token names, remembered for a few seconds (CIPP calls in bursts). Only
-        the name is cached: the access decision (user, relationship) is taken from the store each call."""
-        if not name:
-            return None
-        key = name.lower()
-        now = time.monotonic()
-        hit = self._tenants.get(key)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        tenant = self.store.resolve_tenant(name)
-        if tenant is not None:
-            if len(self._tenants) >= _TENANT_CACHE_MAX:
-                self._tenants.clear()
-            self._tenants[key] = (now + _TENANT_CACHE_SECONDS, tenant)
-        return tenant
 
     # ----------------------------------------------------------------- InvokeCommand
 
