@@ -114,6 +114,8 @@ def test_role_table_covers_the_family(surface: Endpoint) -> None:
         names = visible_cmdlets(pool)
         assert {"Get-MailboxStatistics", "Set-CASMailbox", "New-InboxRule", "Remove-InboxRule"} <= names
         assert "New-Mailbox" not in names
+    if surface.frontend == "rest":
+        return  # REST never prompts, so the removal below would run (tests/e2e/test_rest_portals.py)
     with surface.pool(PARTNER_ADMIN, ORG) as pool:
         [rule, *_] = objects_of(invoke(pool, "Get-InboxRule", Mailbox="DiegoS"))
         ps = invoke(pool, "Remove-InboxRule", Identity=rule["Identity"])

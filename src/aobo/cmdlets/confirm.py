@@ -8,7 +8,9 @@ with the sentence Exchange uses for that change (``Setting mailbox "x".``):
   caller did not pass ``-Confirm:$false``) the client's host is asked Yes / Yes to All / No / No to
   All, and the answer is remembered for the rest of the command;
 * a client without an interactive host gets PowerShell's non-interactive error, which ends the
-  pipeline: nothing after it runs unconfirmed.
+  pipeline: nothing after it runs unconfirmed;
+* a caller whose protocol never prompts (:attr:`CmdletContext.never_prompts`, REST) is asked nothing,
+  whatever ``-Confirm`` or ConfirmImpact say: its change goes ahead, as with ``-Confirm:$false``.
 """
 
 from __future__ import annotations
@@ -82,7 +84,9 @@ class Confirmation:
         # MshCommandRuntime.CanShouldProcessAutoConfirm: -Confirm lowers $ConfirmPreference to Low and
         # -Confirm:$false raises it to None; a cmdlet whose ConfirmImpact is None never asks.
         given = bound.get("Confirm")
-        if self._impact == 0:
+        if self._impact == 0 or ctx.never_prompts:
+            # Nobody can be asked there, and clients of such a protocol (portals over REST) send
+            # removals without -Confirm:$false, expecting them to run.
             self.confirm = False
         elif given is None:
             self.confirm = self._impact >= _IMPACT[CONFIRM_PREFERENCE]

@@ -36,6 +36,8 @@ class CmdletContext:
     derived from its AdminAgents / HelpdeskAgents membership. ``is_stopping`` lets long cmdlets
     notice a Stop signal between objects. ``host`` is the client's interactive host, ``None`` when it
     has none (then a confirmation prompt fails as PowerShell's does in a non-interactive session).
+    ``never_prompts`` says the caller's protocol has no confirmation step at all (Exchange Online's
+    REST API): ShouldProcess then asks nobody and a change goes ahead; ``-WhatIf`` still applies.
     """
 
     store: Store
@@ -46,6 +48,7 @@ class CmdletContext:
     session_id: str = ""
     is_stopping: Callable[[], bool] = field(default=lambda: False)
     host: Host | None = None
+    never_prompts: bool = False
 
     @property
     def delegated(self) -> bool:

@@ -4,7 +4,10 @@
 ``{"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": {"Identity": "x"}}}`` becomes a
 :class:`~aobo.cmdlets.pipeline.CommandInvocation` whose parameters are the JSON members in the
 order sent, bound by the engine's binder exactly like parameters arriving over PSRP: a switch is
-``true``, ``{"Add": [...], "Remove": [...]}`` is PowerShell's hashtable for multi-valued changes.
+``true``, ``{"Add": [...], "Remove": [...]}`` (keys in any case) is PowerShell's hashtable for
+multi-valued changes. OData annotations anywhere in ``Parameters`` (``"@odata.type":
+"#Exchange.GenericHashTable"`` inside that hashtable, ``"EmailAddresses@odata.type"`` beside a
+parameter) describe the JSON, not the command, and are dropped before binding.
 Every refusal is a :class:`~aobo.frontends.rest.errors.RestError` with a message saying what to fix.
 """
 
@@ -100,6 +103,28 @@ def parse_json(body: bytes) -> Any:
     return value
 
 
+#: ``<name>@odata.<term>``: an OData property annotation (``EmailAddresses@odata.type``). Only the
+#: ``odata`` namespace: a hashtable key may be an address (``user@contoso.com``), never an annotation.
+_PROPERTY_ANNOTATION: Final = re.compile(r"[^@]+@odata\.\w+", re.I)
+
+
+def is_annotation(key: str) -> bool:
+    """Is this JSON member an OData annotation rather than a parameter or hashtable key? Instance
+    annotations start with ``@`` (``@odata.type``, ``@odata.context``, ``@adminapi.x``); property
+    annotations name the member they describe."""
+    return key.startswith("@") or _PROPERTY_ANNOTATION.fullmatch(key) is not None
+
+
+def without_annotations(value: Any) -> Any:
+    """``value`` with every OData annotation removed, at any depth (objects inside arrays too):
+    CIPP sends ``{"@odata.type": "#Exchange.GenericHashTable", "add": [...]}`` for ``@{Add=...}``."""
+    if isinstance(value, dict):
+        return {k: without_annotations(v) for k, v in value.items() if not is_annotation(k)}
+    if isinstance(value, list):
+        return [without_annotations(v) for v in value]
+    return value
+
+
 def _member(obj: dict[str, Any], name: str) -> Any:
     # Member names are matched case-insensitively, as Exchange's OData reader does.
     for key, value in obj.items():
@@ -132,7 +157,7 @@ def parse_invocation(payload: Any) -> CommandInvocation:
         raise bad_request(
             "CmdletInput.Parameters must be a JSON object of parameter names and values.", "InvalidParameters"
         )
-    return CommandInvocation(name=name, parameters=[(str(k), v) for k, v in parameters.items()])
+    return CommandInvocation(name=name, parameters=list(without_annotations(parameters).items()))
 
 
 def page_size(prefer: str | None) -> tuple[int, bool]:

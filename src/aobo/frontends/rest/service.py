@@ -203,7 +203,11 @@ class RestService:
 
     def _start(self, call: Call, scope: SessionScope, invocation: CommandInvocation) -> RunningCommand:
         session_id = (call.headers.get("connection-id") or "")[:64] or f"rest-{uuid.uuid4()}"
-        ctx = CmdletContext(self.store, scope.caller, scope.caller_tenant, scope.tenant, scope.roles, session_id)
+        # Exchange Online's REST endpoint has no host and never prompts: Remove-* and other
+        # ConfirmImpact High cmdlets run without -Confirm:$false (see docs/differences.md).
+        ctx = CmdletContext(
+            self.store, scope.caller, scope.caller_tenant, scope.tenant, scope.roles, session_id, never_prompts=True
+        )
         store, registry = self.store, self.registry
 
         def audit(error: str | None) -> None:
