@@ -40,6 +40,7 @@ from aobo.server import BackgroundServer, demo_accounts_table
 from aobo.settings import Settings
 from aobo.toolkit import Credential, connect, parse, run_command
 from aobo.toolkit.errors import AuthError, CommandError, SessionLimitError, ToolkitError
+from aobo.toolkit.names import snake_case
 from aobo.toolkit.partner import Customer, list_customers
 from aobo.toolkit.session import Session, open_sessions
 
@@ -148,7 +149,7 @@ class _GetMailbox:
 
     def run(self, console: Console, **parameters: Any) -> Any:
         if self.imported:
-            args = ", ".join(f'{_snake_case(k)}="{v}"' for k, v in parameters.items())
+            args = ", ".join(f'{snake_case(k)}="{v}"' for k, v in parameters.items())
             console.print(f"  ex.get_mailbox({args})", highlight=False)
         else:
             args = "".join(f', {k}="{v}"' for k, v in parameters.items())
@@ -177,11 +178,6 @@ def _get_mailbox(console: Console, session: Session, import_cache: Path | None) 
     shown = [p for p in inspect.signature(function).parameters if p in ("identity", "filter", "result_size")]
     console.print(f"  [dim]# ex.get_mailbox({', '.join(shown)}, ...): a real signature[/]", highlight=False)
     return _GetMailbox(function, imported=True)
-
-
-def _snake_case(name: str) -> str:
-    """``ResultSize`` → ``result_size``, as the imported functions name their parameters."""
-    return "".join(f"_{c.lower()}" if c.isupper() and i else c.lower() for i, c in enumerate(name))
 
 
 def _denied_tenant(console: Console, endpoint: _Endpoint, partner: str, other: str) -> None:

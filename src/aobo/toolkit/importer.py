@@ -23,7 +23,6 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-import keyword
 import os
 import re
 import time
@@ -32,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit, urlunsplit
+
+from aobo.toolkit.names import snake_case
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -132,22 +133,6 @@ class _NotGiven:
 
 
 NOT_GIVEN: Final = _NotGiven()
-
-
-# ------------------------------------------------------------------------------------------------ names
-
-
-_ACRONYM = re.compile(r"([A-Z]+)([A-Z][a-z])")
-_WORD = re.compile(r"([a-z0-9])([A-Z])")
-
-
-def snake_case(name: str) -> str:
-    """``ResultSize`` → ``result_size``, ``Get-EXOMailbox`` → ``get_exo_mailbox``, ``From`` → ``from_``."""
-    text = _WORD.sub(r"\1_\2", _ACRONYM.sub(r"\1_\2", name)).replace("-", "_").lower()
-    text = re.sub(r"[^0-9a-z_]", "_", text)
-    if text[:1].isdigit():
-        text = "_" + text
-    return text + "_" if keyword.iskeyword(text) or keyword.issoftkeyword(text) else text
 
 
 def _short_type(dotnet: str) -> str:

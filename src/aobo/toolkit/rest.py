@@ -39,6 +39,7 @@ from aobo.toolkit import restwire
 from aobo.toolkit.auth import AppCredential, DeviceCode, SignIn, TokenProvider
 from aobo.toolkit.credential import MASK, Credential, _Secret
 from aobo.toolkit.errors import AuthError, CommandError, ConnectError, ToolkitError, TransientError
+from aobo.toolkit.names import pascal_case, snake_case
 from aobo.toolkit.session import (
     BatchStream,
     InvokeResult,
@@ -439,7 +440,7 @@ class RestCommands:
 
     def __init__(self, session: Any, names: list[str]) -> None:
         self._session = session
-        self._by_python = {_python_name(n): n for n in names}
+        self._by_python = {snake_case(n): n for n in names}
 
     @property
     def names(self) -> list[str]:
@@ -451,7 +452,7 @@ class RestCommands:
             raise AttributeError(f"no cmdlet for {name!r}")
 
         def call(*args: Any, **kwargs: Any) -> Any:
-            params = {_pascal(k): v for k, v in kwargs.items()}
+            params = {pascal_case(k): v for k, v in kwargs.items()}
             if args:
                 params["Identity"] = args[0]
             return self._session.invoke(cmdlet, **params)
@@ -462,18 +463,6 @@ class RestCommands:
 
     def __dir__(self) -> list[str]:
         return sorted(self._by_python)
-
-
-def _python_name(cmdlet: str) -> str:
-    import re
-
-    verb, _, noun = cmdlet.partition("-")
-    words = re.findall(r"[A-Z]+(?=[A-Z][a-z]|\d|$)|[A-Z]?[a-z]+|\d+", noun) or [noun]
-    return "_".join([verb.lower(), *(w.lower() for w in words)])
-
-
-def _pascal(name: str) -> str:
-    return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
 
 
 # ------------------------------------------------------------------------------------------------ openers
