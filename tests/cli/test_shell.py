@@ -204,7 +204,7 @@ def test_interactive_loop_through_a_pipe_input(server: BackgroundServer, tmp_pat
     assert "Connected to contoso.onmicrosoft.com as admin@northwindit.onmicrosoft.com" in text
     table = text.split("PrimarySmtpAddress", 1)[1]
     assert table.count("@contoso.com") == 2
-    assert "WARNING: By default, only the first 2 items are returned." in text
+    assert "WARNING: There are more results available than are currently displayed." in text
     assert "nobody" not in text
     assert re.search(r"^Name  : \w+\nAlias : \w+$", text, re.MULTILINE)
     history = (tmp_path / "history").read_text()
@@ -249,7 +249,7 @@ def test_lines_from_a_pipe_tables_warnings_errors_and_formats(server: Background
     assert header is not None
     first_table = out[header.end() :].split("WARNING:", 1)[0]
     assert len(re.findall(r"UserMailbox +\S+@contoso\.com", first_table)) == 3
-    assert "WARNING: By default, only the first 3 items are returned." in out
+    assert "WARNING: There are more results available than are currently displayed." in out
     # the server's error as PowerShell prints it
     assert "Get-Mailbox : The operation couldn't be performed because object 'nobody' couldn't be found" in out
     assert (
@@ -333,7 +333,7 @@ def test_the_shell_in_a_pseudo_terminal(server: BackgroundServer, tmp_path: Path
         assert open_sessions(server) == 1
 
         child.send("Get-Mailbox -ResultSize 3\r")
-        child.expect(r"WARNING: By default, only the first 3 items")
+        child.expect(r"WARNING: There are more results available")
         assert len(re.findall(r"Mailbox +\S+@fabrikam\.onmicrosoft\.com", plain(child))) == 3, plain(child)
         child.expect_exact(prompt)
 
@@ -353,7 +353,7 @@ def test_the_shell_in_a_pseudo_terminal(server: BackgroundServer, tmp_path: Path
         child.send("Get-Mailbox -ResultS\t")  # Tab completion from the server's metadata
         child.expect_exact("ResultSize")
         child.send(" 2 | ft Name\r")
-        child.expect(r"WARNING: By default, only the first 2 items")
+        child.expect(r"WARNING: There are more results available")
         child.expect_exact(prompt)
 
         child.send("Get-MailboxStatistics nobody")  # Ctrl-C at the prompt clears the line

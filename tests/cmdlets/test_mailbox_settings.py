@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 import pytest
 from hypothesis import given
@@ -18,7 +18,8 @@ from aobo.cmdlets.exchange.mailbox_settings import rule_description
 from aobo.cmdlets.pipeline import CommandInvocation, run_pipeline
 from aobo.cmdlets.registry import Registry
 from aobo.cmdlets.results import CmdletError, ErrorRecord, ExchangeObject, InformationalRecord, WarningRecord
-from aobo.domain.statistics import MAX_BYTES, format_size, parse_size
+from aobo.domain.sizes import MAX_BYTES, format_size, parse_size
+from aobo.domain.statistics import MailboxStatistics
 
 
 def cmd(name: str, *params: tuple[str | None, Any]) -> CommandInvocation:
@@ -331,6 +332,50 @@ def test_statistics_of_a_seeded_and_a_new_mailbox(contoso: CmdletContext, regist
     run(contoso, registry, cmd("New-Mailbox", ("Name", "Fresh"), ("Shared", None)))
     fresh = one(contoso, registry, cmd("Get-MailboxStatistics", ("Identity", "Fresh")))
     assert (fresh["ItemCount"], fresh["TotalItemSize"], fresh["LastLogonTime"]) == (0, "0 B (0 bytes)", None)
+
+
+# 123.98 MB: four significant digits make it "124 MB"; three decimals (aobo's old second formatter)
+# made it "123.977 MB".
+SIZE: Final = 130_000_000
+SIZE_TEXT: Final = "124 MB (130,000,000 bytes)"
+
+
+def test_one_size_is_shown_alike_by_statistics_quotas_and_transport_config(
+    contoso: CmdletContext, registry: Registry
+) -> None:
+    run(contoso, registry, cmd("New-Mailbox", ("Name", "Sized"), ("Shared", None)))
+    row = contoso.store.recipient_named(contoso.tenant.id, "Sized")
+    assert row is not None
+    contoso.store.statistics.add_many(contoso.tenant.id, {row.id: MailboxStatistics(total_item_size=SIZE)})
+    stats = one(contoso, registry, cmd("Get-MailboxStatistics", ("Identity", "Sized")))
+    assert stats["TotalItemSize"] == SIZE_TEXT
+
+    set_quota = cmd("Set-Mailbox", ("Identity", "Sized"), ("IssueWarningQuota", SIZE))
+    assert run(contoso, registry, set_quota) == []
+    mbx = one(contoso, registry, cmd("Get-Mailbox", ("Identity", "Sized")))
+    assert mbx["IssueWarningQuota"] == SIZE_TEXT
+    assert mbx["ProhibitSendQuota"] == "99 GB (106,300,440,576 bytes)"
+    assert mbx["ProhibitSendReceiveQuota"] == "100 GB (107,374,182,400 bytes)"
+
+    assert run(contoso, registry, cmd("Set-TransportConfig", ("MaxSendSize", str(SIZE)))) == []
+    config = one(contoso, registry, cmd("Get-TransportConfig"))
+    assert config["MaxSendSize"] == SIZE_TEXT
+    # The long form a Get- printed goes back in as the same size.
+    assert run(contoso, registry, cmd("Set-TransportConfig", ("MaxReceiveSize", SIZE_TEXT))) == []
+    assert one(contoso, registry, cmd("Get-TransportConfig"))["MaxReceiveSize"] == SIZE_TEXT
+    assert {format_size(SIZE), format_size(parse_size(SIZE_TEXT))} == {SIZE_TEXT}
+
+
+def test_transport_sizes_parse_by_exchanges_rule(contoso: CmdletContext, registry: Registry) -> None:
+    with pytest.raises(CmdletError) as info:
+        run(contoso, registry, cmd("Set-TransportConfig", ("MaxSendSize", "lots")))
+    assert "The string 'lots' isn't correctly formatted." in info.value.record.message
+    over = run(contoso, registry, cmd("Set-TransportConfig", ("MaxSendSize", "151MB")))
+    assert errors(over) == [
+        "The value of property 'MaxSendSize' must be less than or equal to 150 MB (157,286,400 bytes)."
+    ]
+    assert run(contoso, registry, cmd("Set-TransportConfig", ("MaxSendSize", "Unlimited"))) == []
+    assert one(contoso, registry, cmd("Get-TransportConfig"))["MaxSendSize"] == "Unlimited"
 
 
 def test_cas_mailbox(contoso: CmdletContext, helpdesk: CmdletContext, registry: Registry) -> None:

@@ -115,7 +115,7 @@ def test_result_size_default_warns_with_exchanges_text(rps: Endpoint) -> None:
         assert len(ps.output) == 1500 and ps.streams.warning == []
         ps = run(pool, "Get-Mailbox", ("ResultSize", 10))
         assert len(ps.output) == 10
-        assert "first 10 items" in ps.streams.warning[0].message
+        assert ps.streams.warning[0].message.startswith("There are more results available than are currently")
 
 
 def test_recipient_type_details_filter(rps: Endpoint) -> None:

@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Final
 from aobo.cmdlets.enums import COMMAND_TYPES_VALUES, RECIPIENT_TYPE_DETAILS_VALUES
 from aobo.cmdlets.results import EnumValue, ExchangeObject, MultiValued
 from aobo.cmdlets.texts import CANNOT_CONVERT
+from aobo.domain.sizes import format_size, parse_size
 
 
 class ConversionError(Exception):
@@ -319,6 +320,42 @@ class UnlimitedType(ParameterType):
                 transform=True,
             )
         return number
+
+
+class UnlimitedSizeType(ParameterType):
+    """``Unlimited<ByteQuantifiedSize>`` (mailbox quotas, message size limits): ``Unlimited``, a byte
+    count, ``50GB``, ``49.5 GB`` or the long form Exchange shows, parsed by ByteQuantifiedSize's own
+    rule (:func:`~aobo.domain.sizes.parse_size`, with its error text). Converted to a byte count or
+    :data:`UNLIMITED`; with ``as_text``, to the text Exchange shows (:func:`size_text`), for
+    configuration objects that store their values as shown."""
+
+    dotnet_name = "Microsoft.Exchange.Data.Unlimited`1[Microsoft.Exchange.Data.ByteQuantifiedSize]"
+
+    def __init__(self, *, as_text: bool = False) -> None:
+        self.as_text = as_text
+
+    def convert(self, value: Any) -> Any:
+        if value is None:
+            return None
+        if value is UNLIMITED:
+            size: Any = UNLIMITED
+        else:
+            try:
+                size = size_value(display(value))
+            except ValueError as e:
+                raise cannot_convert(value, self.dotnet_name, str(e), transform=True) from None
+        return size_text(size) if self.as_text else size
+
+
+def size_text(size: Any) -> str:
+    """An ``Unlimited<ByteQuantifiedSize>`` as Exchange shows it: ``Unlimited`` or ``99 GB (106,300,440,576 bytes)``."""
+    return "Unlimited" if size is UNLIMITED else format_size(int(size))
+
+
+def size_value(text: str) -> Any:
+    """The byte count (or :data:`UNLIMITED`) of a size as :func:`size_text` shows it or a caller types it."""
+    text = text.strip()
+    return UNLIMITED if text.lower() == "unlimited" else parse_size(text)
 
 
 class EnumType(ParameterType):

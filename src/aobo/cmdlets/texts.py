@@ -201,12 +201,18 @@ def task_class_of(cmdlet: str) -> str:
 
 OBJECT_NOT_FOUND: Final = "The operation couldn't be performed because object '{id}' couldn't be found on '{dc}'."
 OBJECT_AMBIGUOUS: Final = "The operation couldn't be performed because '{id}' matches multiple entries."
+#: Strings.WarningDefaultResultSizeReached: a result cut at the default -ResultSize (the caller gave none).
 RESULT_SIZE_WARNING: Final = (
     "By default, only the first {n} items are returned. Use the ResultSize parameter to specify the number "
     'of items returned. To return all items, specify "-ResultSize Unlimited". Be aware that, depending on '
     "the actual number of items, returning all items can take a long time and consume a large amount of "
     "memory. Also, we don't recommend storing the results in a variable. Instead, pipe the results to "
     "another task or script to perform batch changes."
+)
+#: Strings.WarningMoreResultsAvailable: a result cut at the caller's own -ResultSize.
+MORE_RESULTS_AVAILABLE: Final = (
+    "There are more results available than are currently displayed. To view them, increase the value for the "
+    "ResultSize parameter."
 )
 NOTHING_MODIFIED: Final = "The command completed successfully but no settings of '{id}' have been modified."
 

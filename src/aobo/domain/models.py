@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, Final, Literal
 
+from aobo.domain.sizes import GB, KB, MB, format_size
+
 __all__ = [
     "MAILBOX_DEFAULT_PROPS",
     "MAILBOX_TYPES",
@@ -279,20 +281,20 @@ MAILBOX_DEFAULT_PROPS: Final[Mapping[str, Any]] = MappingProxyType(
     {
         "ExchangeVersion": "0.20 (15.0.0.0)",
         "UseDatabaseQuotaDefaults": False,
-        "IssueWarningQuota": "98 GB (105,226,698,752 bytes)",
-        "ProhibitSendQuota": "99 GB (106,300,440,576 bytes)",
-        "ProhibitSendReceiveQuota": "100 GB (107,374,182,400 bytes)",
-        "RecoverableItemsQuota": "30 GB (32,212,254,720 bytes)",
-        "RecoverableItemsWarningQuota": "20 GB (21,474,836,480 bytes)",
-        "CalendarLoggingQuota": "6 GB (6,442,450,944 bytes)",
-        "RulesQuota": "256 KB (262,144 bytes)",
-        "ArchiveQuota": "100 GB (107,374,182,400 bytes)",
-        "ArchiveWarningQuota": "90 GB (96,636,764,160 bytes)",
+        "IssueWarningQuota": format_size(98 * GB),
+        "ProhibitSendQuota": format_size(99 * GB),
+        "ProhibitSendReceiveQuota": format_size(100 * GB),
+        "RecoverableItemsQuota": format_size(30 * GB),
+        "RecoverableItemsWarningQuota": format_size(20 * GB),
+        "CalendarLoggingQuota": format_size(6 * GB),
+        "RulesQuota": format_size(256 * KB),
+        "ArchiveQuota": format_size(100 * GB),
+        "ArchiveWarningQuota": format_size(90 * GB),
         "ArchiveStatus": "None",
         "ArchiveGuid": "00000000-0000-0000-0000-000000000000",
         "ArchiveName": (),
-        "MaxSendSize": "35 MB (36,700,160 bytes)",
-        "MaxReceiveSize": "36 MB (37,748,736 bytes)",
+        "MaxSendSize": format_size(35 * MB),
+        "MaxReceiveSize": format_size(36 * MB),
         "RecipientLimits": 500,
         "GrantSendOnBehalfTo": (),
         "AcceptMessagesOnlyFrom": (),

@@ -230,8 +230,22 @@ def result_limit(bound: BoundParameters, default: int = DEFAULT_RESULT_SIZE) -> 
     return None if size is UNLIMITED else int(size)
 
 
-def limited(items: Iterator[Any], limit: int | None) -> Iterator[Any]:
-    """``items`` up to ``limit``, then Exchange's "only the first N items" warning when there were more."""
+def result_cut_warning(bound: BoundParameters, limit: int) -> WarningRecord:
+    """The warning after a result cut at ``limit`` items, the one rule for every -ResultSize cmdlet.
+
+    Exchange's GetTaskBase.WriteResult writes it when one more object would pass the limit:
+    ``WarningDefaultResultSizeReached`` ("By default, only the first 1000 items...") when the caller
+    gave no -ResultSize, ``WarningMoreResultsAvailable`` ("There are more results available...") when
+    the caller's own -ResultSize cut the result, even one equal to the default.
+    """
+    if bound.is_bound("ResultSize"):
+        return WarningRecord(texts.MORE_RESULTS_AVAILABLE)
+    return WarningRecord(texts.RESULT_SIZE_WARNING.format(n=limit))
+
+
+def limited(items: Iterator[Any], bound: BoundParameters) -> Iterator[Any]:
+    """``items`` up to ``-ResultSize`` (:func:`result_limit`), then :func:`result_cut_warning` when there were more."""
+    limit = result_limit(bound)
     if limit is None:
         yield from items
         return
@@ -240,7 +254,7 @@ def limited(items: Iterator[Any], limit: int | None) -> Iterator[Any]:
             close = getattr(items, "close", None)
             if close is not None:
                 close()
-            yield WarningRecord(texts.RESULT_SIZE_WARNING.format(n=limit))
+            yield result_cut_warning(bound, limit)
             return
         yield item
 
@@ -431,7 +445,7 @@ def list_recipients(
     objects = (make(row) for row in rows)
     if residual is not None:
         objects = (obj for obj in objects if residual(obj))
-    yield from limited(objects, limit)
+    yield from limited(objects, bound)
 
 
 # --- writes ----------------------------------------------------------------------------------------

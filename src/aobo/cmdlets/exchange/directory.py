@@ -140,7 +140,7 @@ def _get_recipients(
         return
     rows = inv.ctx.store.iter_recipients(inv.ctx.tenant.id, recipient_type_details=types)
     objects = (obj for obj in (make(r) for r in rows) if test(obj))
-    yield from common.limited(common.apply_filter(inv, bound, objects), common.result_limit(bound))
+    yield from common.limited(common.apply_filter(inv, bound, objects), bound)
 
 
 def _selected(bound: BoundParameters, allowed: Sequence[str]) -> tuple[str, ...]:

@@ -733,7 +733,7 @@ def _list_groups(
     ctx = inv.ctx
     rows = ctx.store.iter_recipients(ctx.tenant.id, recipient_type_details=types)
     objects = common.apply_filter(inv, bound, (make(row) for row in rows if match(row)))
-    yield from common.limited(objects, common.result_limit(bound))
+    yield from common.limited(objects, bound)
 
 
 # --- Get-DistributionGroup ---------------------------------------------------------------------
@@ -1119,7 +1119,7 @@ def _get_distribution_group_member(inv: Invocation) -> Iterator[Any]:
     for bound, group in common.resolve_each(inv, DG_TYPES):
         limit = common.result_limit(bound)
         rows = ctx.store.groups.iter_members(ctx.tenant.id, group.id, limit=None if limit is None else limit + 1)
-        yield from common.limited((reduced_recipient(r, ctx.tenant) for r in rows), limit)
+        yield from common.limited((reduced_recipient(r, ctx.tenant) for r in rows), bound)
 
 
 GET_DISTRIBUTION_GROUP_MEMBER: Final = CmdletDefinition(

@@ -2,9 +2,10 @@
 
 Get-Mailbox streams: without ``-Identity`` it walks the store's keyset-paginated listing and turns
 each row into a Mailbox object as the consumer asks for it, reading ``ResultSize + 1`` rows so it
-knows whether to add Exchange's "only the first N items" warning after the last object; a
-``-Filter`` goes through :func:`common.list_recipients`. Set-Mailbox computes its changes from the
-row inside the write transaction, so concurrent ``@{Add=...}`` updates never lose one another.
+knows whether to add Exchange's cut-result warning (:func:`common.result_cut_warning`) after the
+last object; a ``-Filter`` goes through :func:`common.list_recipients`. Set-Mailbox computes its
+changes from the row inside the write transaction, so concurrent ``@{Add=...}`` updates never lose
+one another.
 """
 
 from __future__ import annotations
@@ -34,23 +35,21 @@ from aobo.cmdlets.parameters import (
     IdentityType,
     MultiValuedChange,
     MultiValuedUpdate,
-    ParameterType,
     SecureStringType,
     SmtpAddressType,
     StringType,
     SwitchType,
+    UnlimitedSizeType,
     UnlimitedType,
-    cannot_convert,
-    display,
+    size_text,
+    size_value,
 )
 from aobo.cmdlets.pipeline import Invocation
 from aobo.cmdlets.registry import CmdletDefinition, Parameter, Registry, has_wildcards, wildcard
-from aobo.cmdlets.results import CmdletError, VerboseRecord, WarningRecord
+from aobo.cmdlets.results import CmdletError, VerboseRecord
 from aobo.domain.errors import ProxyAddressConflict
 from aobo.domain.models import MAILBOX_DEFAULT_PROPS, MAILBOX_TYPES, NewRecipient, utcnow
-from aobo.domain.statistics import format_size, parse_size
 
-DEFAULT_RESULT_SIZE: Final = 1000
 _MAILBOX_ID: Final = "Microsoft.Exchange.Configuration.Tasks.MailboxIdParameter"
 
 # --- Get-Mailbox -------------------------------------------------------------------------------
@@ -103,10 +102,10 @@ def _list(
     inv: Invocation,
     make: Callable[[Any], Any],
     types: Sequence[str] | None,
-    result_size: Any,
+    bound: BoundParameters,
     predicate: Callable[[Any], bool] | None,
 ) -> Iterator[Any]:
-    limit = None if result_size is UNLIMITED else int(result_size)
+    limit = common.result_limit(bound)
     # Without a predicate the store can stop for us; one row more tells whether there are more.
     fetch = None if limit is None or predicate is not None else limit + 1
     rows = inv.ctx.store.iter_mailboxes(inv.ctx.tenant.id, recipient_type_details=types, limit=fetch)
@@ -125,9 +124,9 @@ def _list(
         close = getattr(rows, "close", None)
         if close is not None:
             close()
-    if more:
+    if more and limit is not None:
         # Exchange writes the warning after the items.
-        yield WarningRecord(texts.RESULT_SIZE_WARNING.format(n=limit))
+        yield common.result_cut_warning(bound, limit)
 
 
 def _get_mailbox(inv: Invocation) -> Iterator[Any]:
@@ -137,7 +136,6 @@ def _get_mailbox(inv: Invocation) -> Iterator[Any]:
             yield VerboseRecord(f"SortBy {bound['SortBy']} is accepted but not applied; results are in creation order.")
         requested = bound.get("RecipientTypeDetails")
         types: Sequence[str] = tuple(t for t in requested if t in MAILBOX_TYPES) if requested else MAILBOX_TYPES
-        result_size = bound.get("ResultSize", DEFAULT_RESULT_SIZE)
         identity: IdentityRef | None = bound.get("Identity")
         if identity is not None and not (identity.guid is None and has_wildcards(identity.value)):
             try:
@@ -159,7 +157,7 @@ def _get_mailbox(inv: Invocation) -> Iterator[Any]:
             predicate = _identity_pattern(identity.value)
         elif bound.get("Anr"):
             predicate = _anr(bound["Anr"])
-        yield from _list(inv, make, types, result_size, predicate)
+        yield from _list(inv, make, types, bound, predicate)
 
 
 GET_MAILBOX: Final = CmdletDefinition(
@@ -178,7 +176,7 @@ GET_MAILBOX: Final = CmdletDefinition(
         Parameter("Anr", StringType(), parameter_sets=("AnrSet",), help="Ambiguous name resolution."),
         Parameter("Filter", StringType(), help="OPATH filter."),
         Parameter("RecipientTypeDetails", RECIPIENT_TYPE_DETAILS),
-        Parameter("ResultSize", UnlimitedType(), default=DEFAULT_RESULT_SIZE),
+        Parameter("ResultSize", UnlimitedType(), default=common.DEFAULT_RESULT_SIZE),
         Parameter("SortBy", StringType()),
     ),
     default_parameter_set="Identity",
@@ -190,8 +188,6 @@ GET_MAILBOX: Final = CmdletDefinition(
 
 # --- Set-Mailbox -------------------------------------------------------------------------------
 
-#: Unlimited<ByteQuantifiedSize>'s .NET name, as parameter metadata reports it.
-_SIZE_TYPE: Final = "Microsoft.Exchange.Data.Unlimited`1[Microsoft.Exchange.Data.ByteQuantifiedSize]"
 QUOTAS: Final = ("IssueWarningQuota", "ProhibitSendQuota", "ProhibitSendReceiveQuota")
 #: DataStrings.ErrorProperty1GtProperty2.
 QUOTA_ORDER: Final = (
@@ -206,33 +202,6 @@ MISSING_PRIMARY: Final = "There is no primary SMTP address."
 #: DirectoryStrings.ExceptionADOperationFailedAlreadyExist, what a duplicate Name (CN) gets.
 NAME_EXISTS: Final = "Active Directory operation failed on {0}. The object '{1}' already exists."
 MAX_RECIPIENT_LIMITS: Final = 1000
-
-
-class UnlimitedSizeType(ParameterType):
-    """``Unlimited<ByteQuantifiedSize>`` (quotas): ``Unlimited``, bytes, ``50GB``, ``49.5 GB`` or the
-    long form Exchange shows; converted to a byte count or :data:`UNLIMITED`."""
-
-    dotnet_name = _SIZE_TYPE
-
-    def convert(self, value: Any) -> Any:
-        if value is None or value is UNLIMITED:
-            return value
-        text = display(value).strip()
-        if text.lower() == "unlimited":
-            return UNLIMITED
-        try:
-            return parse_size(text)
-        except ValueError as e:
-            raise cannot_convert(value, self.dotnet_name, str(e), transform=True) from None
-
-
-def size_text(value: Any) -> str:
-    """A quota as the Mailbox object shows it."""
-    return "Unlimited" if value is UNLIMITED else format_size(int(value))
-
-
-def _quota_bytes(text: str) -> Any:
-    return UNLIMITED if text == "Unlimited" else parse_size(text)
 
 
 _TYPES: Final = {
@@ -362,7 +331,7 @@ class _Request:
             return {}
         effective = {q: given.get(q, _current(row, props, q)) for q in QUOTAS}
         for low, high in itertools.pairwise(QUOTAS):
-            if _quota_bytes(effective[low]) > _quota_bytes(effective[high]):
+            if size_value(effective[low]) > size_value(effective[high]):
                 message = QUOTA_ORDER.format(low, effective[low], high, effective[high])
                 raise common.fail(self.inv, message, target=self.identity)
         return given

@@ -37,7 +37,8 @@ from aobo.cmdlets.results import CmdletError, EnumValue, ErrorCategory, Exchange
 from aobo.domain.errors import NotFound
 from aobo.domain.inbox_rules import InboxRuleRow, NewInboxRule
 from aobo.domain.models import MAILBOX_TYPES, utcnow
-from aobo.domain.statistics import AUTO_REPLY_PROPS, CAS_PROPS, format_size
+from aobo.domain.sizes import GB, format_size
+from aobo.domain.statistics import AUTO_REPLY_PROPS, CAS_PROPS
 
 _MAILBOX_ID: Final = "Microsoft.Exchange.Configuration.Tasks.MailboxIdParameter"
 _GENERAL_MAILBOX_ID: Final = "Microsoft.Exchange.Configuration.Tasks.GeneralMailboxOrMailUserIdParameter"
@@ -85,8 +86,8 @@ _STATISTICS: Final = common.ObjectTemplate(
         "StorageLimitStatus": None,
         "SystemMessageCount": 0,
         "SystemMessageSize": format_size(0),
-        "SystemMessageSizeShutoffQuota": "50 GB (53,687,091,200 bytes)",
-        "SystemMessageSizeWarningQuota": "45 GB (48,318,382,080 bytes)",
+        "SystemMessageSizeShutoffQuota": format_size(50 * GB),
+        "SystemMessageSizeWarningQuota": format_size(45 * GB),
         "TotalDeletedItemSize": format_size(0),
         "TotalItemSize": format_size(0),
         "Database": "NAMPR01DG001-db001",

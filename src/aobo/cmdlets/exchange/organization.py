@@ -21,6 +21,7 @@ from aobo.cmdlets.exchange.common import (
     AD_CONFIGURATION_BASES,
     AD_PRESENTATION_BASES,
     ALREADY_EXISTS,
+    DEFAULT_RESULT_SIZE,
     ObjectTemplate,
     apply_filter,
     differs,
@@ -28,12 +29,12 @@ from aobo.cmdlets.exchange.common import (
     identity_parameter,
     limited,
     nothing_modified,
-    result_limit,
     task_error,
     write_guarded,
 )
 from aobo.cmdlets.exchange.mailbox_object import STRING_COLLECTION, organization_id
 from aobo.cmdlets.parameters import (
+    UNLIMITED,
     BoolType,
     ConversionError,
     EnumType,
@@ -44,8 +45,11 @@ from aobo.cmdlets.parameters import (
     StringArrayType,
     StringType,
     SwitchType,
+    UnlimitedSizeType,
     UnlimitedType,
     cannot_convert,
+    size_text,
+    size_value,
 )
 from aobo.cmdlets.pipeline import Invocation
 from aobo.cmdlets.registry import CmdletDefinition, Parameter, Registry, has_wildcards, matches
@@ -55,6 +59,7 @@ from aobo.cmdlets.texts import DOMAIN_CONTROLLER
 from aobo.domain.configuration import UNSET, ConfigObject, default_guid
 from aobo.domain.errors import AlreadyExists
 from aobo.domain.models import Tenant
+from aobo.domain.sizes import MB
 
 _FOREST: Final = DOMAIN_CONTROLLER.split(".", 1)[1]
 _DC_SUFFIX: Final = ",".join(f"DC={part}" for part in _FOREST.split("."))
@@ -215,7 +220,7 @@ def get_objects(inv: Invocation, spec: ConfigKind, bound: BoundParameters) -> It
         return
     rows = find_objects(inv, spec, identity) if identity is not None else all_objects(inv, spec)
     objects = apply_filter(inv, bound, (make_config(spec, r, tenant) for r in rows))
-    yield from limited(iter(objects), result_limit(bound))
+    yield from limited(iter(objects), bound)
 
 
 def ensure_stored(inv: Invocation, spec: ConfigKind, obj: ConfigObject) -> ConfigObject:
@@ -337,52 +342,13 @@ def booleans(*names: str) -> tuple[Setting, ...]:
 
 # --- ByteQuantifiedSize / EnhancedTimeSpan --------------------------------------------------------
 
-_UNITS: Final = {"": 1, "B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
-_SIZE_RE: Final = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB)?\s*(?:\(.*\))?\s*$", re.IGNORECASE)
-
-
-def size_text(size: int) -> str:
-    """``35 MB (36,700,160 bytes)``: how Exchange prints a ByteQuantifiedSize."""
-    for unit in ("TB", "GB", "MB", "KB"):
-        factor = _UNITS[unit]
-        if size >= factor:
-            amount = f"{size / factor:.3f}".rstrip("0").rstrip(".")
-            return f"{amount} {unit} ({size:,} bytes)"
-    return f"{size} B ({size:,} bytes)"
-
-
-class ByteSizeType(ParameterType):
-    """``Unlimited<ByteQuantifiedSize>``: ``25MB``, ``25 MB``, a byte count; stored as Exchange prints it."""
-
-    dotnet_name = "Microsoft.Exchange.Data.Unlimited`1[Microsoft.Exchange.Data.ByteQuantifiedSize]"
-
-    def convert(self, value: Any) -> Any:
-        if value is None:
-            return None
-        text = str(value)
-        if text.strip().lower() == "unlimited":
-            return "Unlimited"
-        found = _SIZE_RE.match(text)
-        if found is None or isinstance(value, bool):
-            raise cannot_convert(
-                value,
-                self.dotnet_name,
-                f'The value "{text}" isn\'t valid. Specify a size such as 25MB or "Unlimited".',
-                transform=True,
-            )
-        return size_text(int(float(found.group(1)) * _UNITS[(found.group(2) or "").upper()]))
-
-
-def size_bytes(text: str) -> int:
-    """The byte count inside ``35 MB (36,700,160 bytes)``."""
-    return int(text.rsplit("(", 1)[1].split(" ")[0].replace(",", ""))
-
 
 def size_at_most(name: str, limit_mb: int) -> Callable[[Any], str | None]:
     def check(value: Any) -> str | None:
-        if value is None or value == "Unlimited" or size_bytes(value) <= limit_mb * 1024**2:
+        size = None if value is None else size_value(value)
+        if size is None or size is UNLIMITED or size <= limit_mb * MB:
             return None
-        return f"The value of property '{name}' must be less than or equal to {size_text(limit_mb * 1024**2)}."
+        return f"The value of property '{name}' must be less than or equal to {size_text(limit_mb * MB)}."
 
     return check
 
@@ -611,7 +577,7 @@ def _get_accepted_domain(inv: Invocation) -> Iterator[Any]:
             yield texts.object_not_found(str(identity), inv.definition.name)
             continue
         objects = (_accepted_domain(tenant, d, created) for d in domains)
-        yield from limited(objects, result_limit(bound))
+        yield from limited(objects, bound)
 
 
 # --- Remote domains -------------------------------------------------------------------------------
@@ -795,8 +761,8 @@ _TRANSPORT_DEFAULTS: Final[dict[str, Any]] = {
     "JournalingReportNdrTo": "<>",
     "JournalMessageExpirationDays": 0,
     "MaxRecipientEnvelopeLimit": "Unlimited",
-    "MaxReceiveSize": size_text(36 * 1024**2),
-    "MaxSendSize": size_text(35 * 1024**2),
+    "MaxReceiveSize": size_text(36 * MB),
+    "MaxSendSize": size_text(35 * MB),
     "MessageExpiration": "1.00:00:00",
     "ReplyAllStormProtectionEnabled": True,
     "ReplyAllStormDetectionMinimumRecipients": 2500,
@@ -845,8 +811,8 @@ _TRANSPORT_SETTINGS: Final = (
         "SmtpClientAuthenticationDisabled",
         "VoicemailJournalingEnabled",
     ),
-    Setting("MaxSendSize", ByteSizeType(), size_at_most("MaxSendSize", 150)),
-    Setting("MaxReceiveSize", ByteSizeType(), size_at_most("MaxReceiveSize", 150)),
+    Setting("MaxSendSize", UnlimitedSizeType(as_text=True), size_at_most("MaxSendSize", 150)),
+    Setting("MaxReceiveSize", UnlimitedSizeType(as_text=True), size_at_most("MaxReceiveSize", 150)),
     Setting(
         "MaxRecipientEnvelopeLimit",
         RecipientLimitType("System.Int32"),
@@ -893,7 +859,7 @@ def _set_transport_config(inv: Invocation) -> Iterator[Any]:
 
 # --- registration ---------------------------------------------------------------------------------
 
-RESULT_SIZE: Final = Parameter("ResultSize", UnlimitedType(), default=1000)
+RESULT_SIZE: Final = Parameter("ResultSize", UnlimitedType(), default=DEFAULT_RESULT_SIZE)
 _FILTER: Final = Parameter("Filter", StringType())
 
 
@@ -1227,7 +1193,7 @@ def _get_transport_rule(inv: Invocation) -> Iterator[Any]:
         state = bound.get("State")
         objects = (make_rule(r, tenant) for r in rows)
         objects = (o for o in objects if state is None or o["State"] == state)
-        yield from limited(iter(apply_filter(inv, bound, objects)), result_limit(bound))
+        yield from limited(iter(apply_filter(inv, bound, objects)), bound)
 
 
 def _recipient_address(inv: Invocation, text: str) -> str:

@@ -184,7 +184,7 @@ def _get_mailbox_permission(inv: Invocation) -> Iterator[Any]:
             for ace in _mailbox_aces(inv, mailbox)
             if _keep(ace.label, ace.trustee_id, ref, row)
         )
-        yield from common.limited(objects, common.result_limit(bound))
+        yield from common.limited(objects, bound)
 
 
 def _inheritance_supported(inv: Invocation, bound: BoundParameters, identity: Any) -> bool:
@@ -408,7 +408,7 @@ def _get_recipient_permission(inv: Invocation) -> Iterator[Any]:
         else:
             recipients = ctx.store.iter_recipients(ctx.tenant.id)
         objects = _recipient_permissions_of(inv, recipients, ref, trustee)
-        yield from common.limited(common.apply_filter(inv, bound, objects), common.result_limit(bound))
+        yield from common.limited(common.apply_filter(inv, bound, objects), bound)
 
 
 def _add_recipient_permission(inv: Invocation) -> Iterator[Any]:
