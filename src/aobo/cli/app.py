@@ -221,8 +221,7 @@ def tenants(
     """List the customers the account may act for (the partner API), for --tenants all and DelegatedOrg."""
     import json
 
-    from rich.table import Table
-
+    from aobo.cli.listing import Column, counted, print_table
     from aobo.toolkit.credential import Credential
     from aobo.toolkit.partner import list_customers
 
@@ -233,17 +232,22 @@ def tenants(
         if as_json:
             typer.echo(json.dumps([c.to_dict() for c in customers], indent=2))
             return
-        table = Table(title=f"Customers of {escape(credential.username)}", title_justify="left")
-        # Ids and states stay whole; names and domains fold onto more lines in a narrow terminal.
-        table.add_column("Tenant ID", no_wrap=True, min_width=36)
-        for column in ("Name", "Default domain", "Initial domain"):
-            table.add_column(column, overflow="fold")
-        table.add_column("State", no_wrap=True, min_width=6)
-        table.add_column("Access", overflow="fold")
-        for c in customers:
-            table.add_row(c.tenant_id, escape(c.name), c.default_domain, c.initial_domain, c.state, c.access)
-        console.print(table)
-        console.print(f"{len(customers)} customer{'s' if len(customers) != 1 else ''}", highlight=False)
+        # The initial domain (what DelegatedOrg and --tenants take) and the state are always shown; on
+        # a narrow terminal the tenant id goes first, then the access, the default domain, the name.
+        columns = (
+            Column("Tenant ID", whole=True, hide=4),
+            Column("Name", hide=1),
+            Column("Default domain", whole=True, hide=2),
+            Column("Initial domain", whole=True),
+            Column("State", whole=True),
+            Column("Access", hide=3),
+        )
+        print_table(
+            columns,
+            [(c.tenant_id, c.name, c.default_domain, c.initial_domain, c.state, c.access) for c in customers],
+            title=f"Customers of {credential.username}",
+            footer=counted(len(customers), "customer"),
+        )
 
 
 def _seed_demo(store: Store) -> DemoWorld:

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from aobo.cli.common import console, err_console, exit_codes
 from aobo.cli.database import DataDir, DbUrl, database, tenant_named
+from aobo.cli.listing import Cell, Column, counted, print_table
 from aobo.errors import AoboError, NotFound
 from aobo.settings import Settings
 
@@ -143,11 +143,17 @@ def list_apps(
 
     with exit_codes(), database(data, db) as store:
         home_id = tenant_named(store, tenant).id if tenant else None
-        table = Table(title="App registrations", title_justify="left")
-        table.add_column("Application (client) id", no_wrap=True, min_width=36)
-        for column in ("Name", "Home tenant", "Credentials", "Roles"):
-            table.add_column(column, overflow="fold")
+        # The application id is what every other app command takes: always shown. Credentials and
+        # roles are several values: one per line in a terminal's cell, one field in a pipe.
+        columns = (
+            Column("Application (client) id", whole=True),
+            Column("Name", hide=1),
+            Column("Home tenant", whole=True, hide=2),
+            Column("Credentials", hide=4),
+            Column("Roles", hide=3),
+        )
         registrations = store.apps.list(home_id)
+        rows: list[tuple[Cell, ...]] = []
         for app in registrations:
             credentials = [
                 f"secret {s.hint}*** until {s.end_date_time:%Y-%m-%d}{' (expired)' if s.expired else ''}"
@@ -157,15 +163,16 @@ def list_apps(
                 f"{store.get_tenant(t).initial_domain}: " + ", ".join(sorted(ENTRA_ROLES.get(r, r) for r in ids))
                 for t, ids in sorted(store.apps.tenants_of(app).items())
             ]
-            table.add_row(
-                str(app.app_id),
-                escape(app.display_name),
-                store.get_tenant(app.tenant_id).initial_domain,
-                "\n".join(credentials) or "-",
-                "\n".join(roles) or "-",
+            rows.append(
+                (
+                    str(app.app_id),
+                    app.display_name,
+                    store.get_tenant(app.tenant_id).initial_domain,
+                    tuple(credentials) or "-",
+                    tuple(roles) or "-",
+                )
             )
-        console.print(table)
-        console.print(f"{len(registrations)} application{'s' if len(registrations) != 1 else ''}", highlight=False)
+        print_table(columns, rows, title="App registrations", footer=counted(len(registrations), "application"))
 
 
 @keys.command("rotate")

@@ -113,7 +113,7 @@ def _discover(console: Console, endpoint: _Endpoint) -> list[Customer]:
     customers = list_customers(endpoint.uri, endpoint.credential, ca_file=endpoint.ca_file)
     table = Table(title=f"{len(customers)} customers", box=box.SIMPLE_HEAD, title_justify="left")
     table.add_column("Customer (DelegatedOrg)", no_wrap=True)
-    table.add_column("Default domain", overflow="fold")
+    table.add_column("Default domain", no_wrap=True)  # a domain is never split across lines
     table.add_column("Relationship", no_wrap=True)
     for c in customers:
         table.add_row(c.domain, c.default_domain, f"{c.relationship} {c.state}")
@@ -312,8 +312,8 @@ def _mailbox_table(customer: str, mailboxes: Sequence[Any]) -> Table:
 
 def _summary_table(summary: Any) -> Table:
     table = Table(title="Fan-out summary", box=box.SIMPLE_HEAD, title_justify="left")
-    table.add_column("Tenant", overflow="fold")
-    table.add_column("Status", no_wrap=True)
+    table.add_column("Tenant", no_wrap=True)  # whole; a failure's long status wraps instead
+    table.add_column("Status", overflow="fold")
     table.add_column("Objects", justify="right", no_wrap=True)
     table.add_column("Seconds", justify="right", no_wrap=True)
     for r in summary.results:
@@ -329,7 +329,7 @@ def _report_table(path: Path) -> Table:
         for row in csv.DictReader(f):
             counts[row["Tenant"]][row["RecipientTypeDetails"]] += 1
     table = Table(title=f"Report from {path.name}: mailboxes per type", box=box.SIMPLE_HEAD, title_justify="left")
-    table.add_column("Tenant", overflow="fold")
+    table.add_column("Tenant", no_wrap=True)
     for kind in MAILBOX_TYPES:
         table.add_column(kind.removesuffix("Mailbox"), justify="right", no_wrap=True)
     table.add_column("Total", justify="right", no_wrap=True)

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from aobo.cli.common import console, exit_codes
 from aobo.cli.database import DataDir, DbUrl, database, tenant_named
+from aobo.cli.listing import Column, counted, print_table
 from aobo.errors import AoboError
 
 if TYPE_CHECKING:
@@ -93,14 +93,22 @@ def list_relationships(
     with _store(data, db) as store, exit_codes():
         tenant_id = tenant_named(store, tenant).id if tenant else None
         relationships = store.gdap.relationships(tenant_id)
-        table = Table(title="GDAP relationships", title_justify="left")
-        table.add_column("Id", no_wrap=True, min_width=36)
-        for column in ("Name", "Partner", "Customer", "Status", "Roles", "Ends", "Auto-extend"):
-            table.add_column(column, overflow="fold")
-        for rel in relationships:
-            table.add_row(
+        # The id (what approve, assign and terminate take), the customer and the status are always
+        # shown; on a narrow terminal the partner (usually the same on every line) goes first.
+        columns = (
+            Column("Id", whole=True),
+            Column("Name", hide=2),
+            Column("Partner", whole=True, hide=6),
+            Column("Customer", whole=True),
+            Column("Status", whole=True),
+            Column("Roles", hide=4),
+            Column("Ends", whole=True, hide=3),
+            Column("Auto-extend", whole=True, hide=5),
+        )
+        rows = [
+            (
                 str(rel.guid),
-                escape(rel.display_name),
+                rel.display_name,
                 store.get_tenant(rel.partner_tenant_id).initial_domain,
                 store.get_tenant(rel.customer_tenant_id).initial_domain,
                 rel.status,
@@ -108,12 +116,9 @@ def list_relationships(
                 rel.end.strftime("%Y-%m-%d") if rel.end else "",
                 "P180D" if rel.auto_extend_days else "",
             )
-        console.print(table)
-        console.print(
-            f"{len(relationships)} relationship{'s' if len(relationships) != 1 else ''}",
-            highlight=False,
-            soft_wrap=True,
-        )
+            for rel in relationships
+        ]
+        print_table(columns, rows, title="GDAP relationships", footer=counted(len(relationships), "relationship"))
 
 
 @gdap_app.command()

@@ -13,9 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from aobo.cli.common import (
     AppIdOption,
@@ -33,13 +31,13 @@ from aobo.cli.common import (
     ask_password,
     client_errors,
     client_profile,
-    console,
     err_console,
     exit_codes,
     rest_opener,
     rest_options,
     sign_in_for,
 )
+from aobo.cli.listing import Column, print_table
 from aobo.errors import AoboError
 
 
@@ -51,18 +49,23 @@ def _command_text(words: list[str]) -> str:
     return " ".join(w if w and not any(c.isspace() for c in w) else shlex.quote(w) for w in words)
 
 
-def _summary_table(summary: Any) -> Table:
-    table = Table(title="Summary", title_justify="left")
-    table.add_column("Tenant", overflow="fold")
-    table.add_column("Status", no_wrap=True)
-    table.add_column("Objects", justify="right", no_wrap=True)
-    table.add_column("Seconds", justify="right", no_wrap=True)
-    table.add_column("Error", overflow="fold")
-    colours = {"ok": "green", "failed": "red", "skipped": "dim"}
-    for r in summary.results:
-        status = f"[{colours.get(r.status, 'white')}]{r.status}[/]"
-        table.add_row(escape(r.tenant), status, f"{r.objects:,}", f"{r.elapsed:.1f}", escape(r.error or ""))
-    return table
+def _print_summary(summary: Any) -> None:
+    """One line per tenant on stdout (a table, or plain lines in a pipe; progress is on stderr), then
+    the totals, which a pipe gets on stderr."""
+    columns = (
+        Column("Tenant", whole=True),
+        Column("Status", whole=True, styles={"ok": "green", "failed": "red", "skipped": "dim"}),
+        Column("Objects", whole=True, numeric=True, hide=2),
+        Column("Seconds", whole=True, numeric=True, hide=1),
+        Column("Error", wrap=True),  # why a tenant failed, read whole
+    )
+    rows = [(r.tenant, r.status, r.objects, f"{r.elapsed:.1f}", r.error or "") for r in summary.results]
+    written = f" into {summary.output} ({summary.rows:,} rows)" if summary.output else ""
+    totals = (
+        f"{len(summary.succeeded)} succeeded, {len(summary.failed)} failed, {len(summary.skipped)} done before; "
+        f"{summary.objects:,} objects in {summary.elapsed:.1f} s{written}"
+    )
+    print_table(columns, rows, title="Summary", footer=totals)
 
 
 def run(
@@ -196,13 +199,7 @@ def run(
             finally:
                 if rest:
                     first.close()
-        console.print(_summary_table(summary))
-        written = f" into {escape(str(summary.output))} ({summary.rows:,} rows)" if summary.output else ""
-        console.print(
-            f"{len(summary.succeeded)} succeeded, {len(summary.failed)} failed, {len(summary.skipped)} done before; "
-            f"{summary.objects:,} objects in {summary.elapsed:.1f} s{written}",
-            highlight=False,
-        )
+        _print_summary(summary)
         if summary.exit_code:
             raise typer.Exit(summary.exit_code)
 

@@ -45,9 +45,7 @@ def sessions(
     """List the account's open sessions on the server (at most 3 may be open), or close them all."""
     import json
 
-    from rich.markup import escape
-    from rich.table import Table
-
+    from aobo.cli.listing import Column, counted, note, print_table
     from aobo.toolkit.credential import Credential
     from aobo.toolkit.sessions import close_sessions, list_sessions
 
@@ -60,33 +58,33 @@ def sessions(
             if as_json:
                 typer.echo(json.dumps({"closed": closed, "open": [s.to_dict() for s in left]}, indent=2))
             else:
-                console.print(f"Closed {closed} session{'s' if closed != 1 else ''}; {len(left)} open.")
+                console.print(f"Closed {counted(closed, 'session')}; {len(left)} open.", highlight=False)
             return
         found = list_sessions(endpoint, credential, ca_file=prof.ca_file, insecure=prof.insecure)
         if as_json:
             typer.echo(json.dumps([s.to_dict() for s in found], indent=2))
             return
         if not found:
-            console.print(f"{escape(credential.username)} has no open sessions.", highlight=False)
+            note(f"{credential.username} has no open sessions.")
             return
-        table = Table(title=f"Open sessions of {escape(credential.username)}", title_justify="left")
-        table.add_column("Shell ID", no_wrap=True, min_width=36)
-        table.add_column("Configuration", overflow="fold")
-        table.add_column("Client IP", no_wrap=True)
-        table.add_column("State", no_wrap=True)
-        table.add_column("Open for", no_wrap=True, justify="right")
-        table.add_column("Idle for", no_wrap=True, justify="right")
-        for s in found:
-            table.add_row(
-                s.shell_id,
-                escape(s.configuration),
-                s.client_ip,
-                s.state,
-                _duration(s.run_time),
-                _duration(s.inactivity),
-            )
-        console.print(table)
-        console.print(f"{len(found)} open session{'s' if len(found) != 1 else ''}", highlight=False)
+        # The shell id is what Remove-PSSession and the server's logs name: always shown.
+        columns = (
+            Column("Shell ID", whole=True),
+            Column("Configuration", hide=2),
+            Column("Client IP", whole=True, hide=1),
+            Column("State", whole=True),
+            Column("Open for", whole=True, numeric=True),
+            Column("Idle for", whole=True, numeric=True),
+        )
+        print_table(
+            columns,
+            [
+                (s.shell_id, s.configuration, s.client_ip, s.state, _duration(s.run_time), _duration(s.inactivity))
+                for s in found
+            ],
+            title=f"Open sessions of {credential.username}",
+            footer=counted(len(found), "open session"),
+        )
 
 
 def register(app: typer.Typer) -> None:
