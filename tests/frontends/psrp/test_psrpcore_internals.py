@@ -4,8 +4,10 @@ fails here rather than in production (pyproject also caps psrpcore below 0.4).""
 from __future__ import annotations
 
 import uuid
+from xml.etree import ElementTree
 
 import psrpcore
+import pytest
 from psrpcore.types import PSInvocationState
 
 
@@ -56,3 +58,26 @@ def test_receive_state_can_be_dropped_after_bad_input() -> None:
     assert isinstance(pool._receive_buffer, bytearray)
     assert isinstance(pool._incoming_fragments, dict)
     assert isinstance(pool._incoming_messages, dict)
+
+
+def test_windows_command_types_replace_psrpcores_enum_in_the_type_registry() -> None:
+    # Import-PSSession on Windows PowerShell 5.1 asks for CommandType 399 (with Workflow, 128),
+    # which psrpcore's own enum refuses; the deserialiser must rehydrate aobo's 5.1 enum instead.
+    from psrpcore.types import CommandTypes as PsrpcoreCommandTypes
+    from psrpcore.types import deserialize
+    from psrpcore.types._base import TypeRegistry
+
+    from aobo.frontends.psrp import windows_types
+
+    with pytest.raises(ValueError):
+        PsrpcoreCommandTypes(399)
+    windows_types.register()
+    assert TypeRegistry().type_registry[windows_types.COMMAND_TYPES_NAME] is windows_types.CommandTypes
+    element = ElementTree.fromstring(
+        '<Obj RefId="0"><TN RefId="0"><T>System.Management.Automation.CommandTypes</T><T>System.Enum</T>'
+        "<T>System.ValueType</T><T>System.Object</T></TN>"
+        "<ToString>Alias, Function, Filter, Cmdlet, Workflow, Configuration</ToString><I32>399</I32></Obj>"
+    )
+    value = deserialize(element, None)
+    assert int(value) == 399
+    assert value & windows_types.CommandTypes.Workflow
