@@ -43,7 +43,7 @@ TOKEN_PASSWORD = "Bearer " + "".join(chr(0x61 + i * 7 % 26) for i in range(8192 
 UNEXPECTED_SELECTORS = "http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/UnexpectedSelectors"
 CONFIG_RESOURCE = "http://schemas.microsoft.com/wbem/wsman/1/config"
 CMD_RESOURCE = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd"
-XPRESS = '<rsp:CompressionType s:mustUnderstand="true">xpress</rsp:CompressionType>'
+LZNT1 = '<rsp:CompressionType s:mustUnderstand="true">lznt1</rsp:CompressionType>'
 
 BILLION_LAUGHS = (
     b'<?xml version="1.0"?><!DOCTYPE s:Envelope [<!ENTITY a "lollollollollollollollollollol">'
@@ -253,8 +253,8 @@ CASES: dict[str, Case] = {
     "create-protocolversion-3.0": Case(
         lambda c: c.create(options={"protocolversion": "3.0"}), FaultCode.INVALID_OPTIONS, "w:InvalidOptions"
     ),
-    "create-xpress-compression": Case(
-        lambda c: c.create(extra_headers=XPRESS), FaultCode.INVALID_OPTIONS, "w:InvalidOptions"
+    "create-unknown-compression": Case(
+        lambda c: c.create(extra_headers=LZNT1), FaultCode.INVALID_OPTIONS, "w:InvalidOptions"
     ),
     # --- Command / Send on a live shell
     "command-bad-base64": Case(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import struct
 from pathlib import Path
 
 import pytest
@@ -121,11 +122,41 @@ def test_receive_response_shape_matches_windows() -> None:
     body = responses.receive_response(req, [b"abc", b"defg"], "CMD-1", done=True)
     root = fromstring(body)
     streams = root.findall(f".//{{{ns.SHELL}}}Stream")
-    assert [base64.b64decode(s.text) for s in streams] == [b"abc", b"defg"]
+    assert [base64.b64decode(s.text) for s in streams] == [b"abcdefg"]
     assert all(s.get("Name") == "stdout" and s.get("CommandId") == "CMD-1" for s in streams)
     state = root.find(f".//{{{ns.SHELL}}}CommandState")
     assert state.get("State") == ns.COMMAND_STATE_DONE
     assert root.find(f"{{{ns.SOAP}}}Header/{{{ns.ADDRESSING}}}RelatesTo").text == req.message_id
+
+
+def test_many_small_chunks_cost_one_stream_element() -> None:
+    # Thousands of tiny chunks (warnings, progress) must not push the envelope past its size.
+    req = parse_request(recorded("test_psrp_open_runspace.yml")[1]["request"].encode())
+    budget = responses.receive_budget(153600)
+    chunks = [b"x" * 20] * (budget // 20)
+    body = responses.receive_response(req, chunks, "CMD-1", done=False)
+    assert len(body) <= 153600
+    assert len(fromstring(body).findall(f".//{{{ns.SHELL}}}Stream")) == 1
+
+
+@pytest.mark.parametrize("size", [1, 65536, 65537, 200_000])
+def test_compressed_receive_is_stored_blocks_within_the_envelope(size: int) -> None:
+    req = parse_request(recorded("test_psrp_open_runspace.yml")[1]["request"].encode())
+    data = bytes(range(256)) * (size // 256) + b"z" * (size % 256)
+    body = responses.receive_response(req, [data], None, done=False, compressed=True)
+    (stream,) = fromstring(body).findall(f".//{{{ns.SHELL}}}Stream")
+    framed = base64.b64decode(stream.text)
+    blocks, offset = [], 0
+    while offset < len(framed):
+        original, stored = (n + 1 for n in struct.unpack_from("<HH", framed, offset))
+        assert original == stored <= 65536  # stored: the original bytes follow as they are
+        blocks.append(framed[offset + 4 : offset + 4 + stored])
+        offset += 4 + stored
+    assert b"".join(blocks) == data
+    assert len(blocks) == -(-size // 65536)
+    budget = responses.receive_budget(512000, compressed=True)
+    full = responses.receive_response(req, [bytes(budget)], "CMD-1", done=True, compressed=True)
+    assert len(full) <= 512000
 
 
 def test_receive_budget_keeps_base64_under_the_envelope() -> None:

@@ -31,12 +31,14 @@ from psrpcore.types import HostMethodIdentifier, PSInvocationState, PSRPMessageT
 from aobo.cmdlets import results
 from aobo.cmdlets.context import Host
 from aobo.cmdlets.pipeline import CommandInvocation, PipelineStopped
-from aobo.frontends.psrp import clixml
+from aobo.frontends.psrp import clixml, windows_types
 from aobo.frontends.psrp.generic import generic_dumps
 from aobo.frontends.psrp.host import HostCall, PipelineHost, host_call_failed, is_interactive
 from aobo.frontends.psrp.records import from_psobject, to_category_info, to_error_record, to_net_exception
 
 log = logging.getLogger(__name__)
+
+windows_types.register()
 
 #: Size of the PSRP fragments we queue. Receives take whole fragments, so this bounds the
 #: smallest useful envelope; 32 KiB is what Windows uses and fits pypsrp's first 150 KiB envelope.
@@ -44,8 +46,10 @@ FRAGMENT_SIZE = 32_768
 #: A pipeline worker pauses while this much output waits for the client: two full Receives keep
 #: the client busy, and memory stays bounded however many pipelines stream at once.
 HIGH_WATER = 1024 * 1024
-#: Pipelines one runspace pool may hold at once (PowerShell clients run one at a time).
+#: Running pipelines one runspace pool may hold at once (PowerShell clients run one at a time).
 MAX_PIPELINES = 16
+#: Finished pipelines whose output the client has not read yet (each may hold up to HIGH_WATER).
+MAX_UNREAD_PIPELINES = 64
 #: Largest PSRP message a client may send in pieces (Exchange cmdlet input is small).
 MAX_PARTIAL_MESSAGE = 16 * 1024 * 1024
 #: Output is handed to the outbox in chunks of about this size, or after this many seconds.
@@ -227,8 +231,18 @@ class Runspace:
         with self.lock:
             if self.closed:
                 raise RunspaceError("The runspace pool is closed.")
-            if len(self.pipelines) >= MAX_PIPELINES:
-                raise RunspaceError(f"The runspace pool already has {MAX_PIPELINES} pipelines; close one first.")
+            # A finished pipeline costs only its unread output: clients such as pypsrp's PowerShell
+            # objects never close theirs, and WinRM servers keep serving them.
+            running = sum(1 for run in self.pipelines.values() if not run.outbox.finished)
+            if running >= MAX_PIPELINES:
+                raise RunspaceError(
+                    f"The runspace pool already has {MAX_PIPELINES} running pipelines; stop or close one first."
+                )
+            if len(self.pipelines) - running >= MAX_UNREAD_PIPELINES:
+                raise RunspaceError(
+                    f"The runspace pool already has {MAX_UNREAD_PIPELINES} finished pipelines whose output was "
+                    "not received; receive or close them first."
+                )
             if pid in self.pipelines:
                 raise RunspaceError(f"A pipeline with id {pid} already exists.")
             run = PipelineRun(pid, psrpcore.ServerPipeline(self.pool, pid), Outbox())
@@ -315,13 +329,22 @@ class Runspace:
         """Make later fragments fit a Receive of ``receive_budget`` bytes ([MS-WSMV] MaxEnvelopeSize)."""
         self.fragment_size = max(256, min(FRAGMENT_SIZE, receive_budget))
 
-    def _drain(self) -> None:
-        """Move whatever psrpcore queued into the per-target outboxes. Caller holds the lock."""
+    def _drain(self, finished: Outbox | None = None) -> None:
+        """Move whatever psrpcore queued into the per-target outboxes. Caller holds the lock.
+
+        ``finished`` is marked finished in the same step that hands it its last messages, so no
+        Receive can take the final pipeline state without also learning that the command is done.
+        """
+        pending: dict[int, tuple[Outbox, list[bytes]]] = {}
+        if finished is not None:
+            pending[id(finished)] = (finished, [])
         while (payload := self.pool.data_to_send(self.fragment_size)) is not None:
             outbox = self.outboxes.get(payload.pipeline_id)
             if outbox is None:  # the pipeline was closed meanwhile; nobody will read it
                 continue
-            self._put(outbox, [payload.data])
+            pending.setdefault(id(outbox), (outbox, []))[1].append(payload.data)
+        for outbox, chunks in pending.values():
+            self._put(outbox, chunks, finished=outbox is finished)
 
     def _put(self, outbox: Outbox, chunks: list[bytes], *, finished: bool = False) -> None:
         with outbox.cond:
@@ -455,8 +478,7 @@ class Runspace:
 
     def _finish(self, run: PipelineRun) -> None:
         """After a final state was queued: drain it and mark the outbox finished. Caller holds the lock."""
-        self._drain()
-        self._put(run.outbox, [], finished=True)
+        self._drain(finished=run.outbox)
 
     def _execute(self, run: PipelineRun) -> None:
         """Worker thread: run one pipeline to a final state."""

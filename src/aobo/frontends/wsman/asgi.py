@@ -20,6 +20,7 @@ from aobo.frontends.credentials import CredentialVerifier, parse_basic
 from aobo.frontends.oauth.bearer import BearerAuthenticator, BearerRejected, bearer_in_password, unverified_tenant
 from aobo.frontends.wsman.envelope import parse_request
 from aobo.frontends.wsman.faults import FaultCode, WSManFault, render_fault
+from aobo.frontends.wsman.query import connection_query
 from aobo.frontends.wsman.service import Caller, WSManService
 
 log = logging.getLogger(__name__)
@@ -40,14 +41,6 @@ def fault_response(fault: WSManFault, relates_to: str | None) -> Response:
     return Response(render_fault(fault, relates_to), status_code=500, media_type=SOAP_CONTENT_TYPE)
 
 
-def _query_value(request: Request, name: str) -> str | None:
-    # Clients spell query keys in different cases (DelegatedOrg, delegatedorg).
-    for key, value in request.query_params.multi_items():
-        if key.lower() == name.lower():
-            return value
-    return None
-
-
 class WSManEndpoint:
     def __init__(
         self, service: WSManService, verifier: CredentialVerifier, bearer: BearerAuthenticator | None = None
@@ -63,14 +56,11 @@ class WSManEndpoint:
         creds = parse_basic(request.headers.get("authorization"))
         if creds is None:
             return unauthorized()
-        token = (
-            bearer_in_password(creds.password)
-            if _is_true(_query_value(request, "BasicAuthToOAuthConversion"))
-            else None
-        )
+        query = connection_query(request.url.query)
+        token = bearer_in_password(creds.password) if query.oauth_conversion else None
         if token is not None and self.bearer is not None:
             try:
-                user = await run_in_threadpool(self._token_user, token, _query_value(request, "DelegatedOrg"))
+                user = await run_in_threadpool(self._token_user, token, query.delegated_org)
             except BearerRejected as exc:
                 log.info("bearer token refused: %s", exc.reason)
                 return unauthorized()
@@ -109,8 +99,9 @@ class WSManEndpoint:
             caller = Caller(
                 user=user,
                 client_ip=request.client.host if request.client else "",
-                delegated_org=_query_value(request, "DelegatedOrg"),
+                delegated_org=query.delegated_org,
                 address=str(request.url),
+                ps_version=query.ps_version,
             )
             payload = await self.service.handle(parsed, caller)
         except WSManFault as fault:
@@ -143,7 +134,3 @@ class WSManEndpoint:
         if not org and user.tenant_id != tenant.id:
             raise BearerRejected("tenant", "The access token is for another organization; name it with DelegatedOrg.")
         return user
-
-
-def _is_true(value: str | None) -> bool:
-    return value is not None and value.strip().lower() in ("true", "1", "yes")

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
 
 from aobo.frontends.wsman import namespaces as ns
+from aobo.frontends.wsman import xpress
 from aobo.frontends.wsman.envelope import WSManRequest, format_duration
 
 _ENVELOPE_OPEN = (
@@ -44,6 +45,7 @@ class ShellInfo:
     state: str = "Connected"
     run_time: float = 0.0
     inactivity: float = 0.0
+    compressed: bool = False
 
 
 def _shell_xml(info: ShellInfo) -> str:
@@ -55,7 +57,8 @@ def _shell_xml(info: ShellInfo) -> str:
         "<rsp:InputStreams>stdin pr</rsp:InputStreams><rsp:OutputStreams>stdout</rsp:OutputStreams>"
         f"<rsp:MaxIdleTimeOut>{format_duration(info.idle_timeout)}</rsp:MaxIdleTimeOut>"
         "<rsp:Locale>en-US</rsp:Locale><rsp:DataLocale>en-US</rsp:DataLocale>"
-        "<rsp:CompressionMode>NoCompression</rsp:CompressionMode><rsp:ProfileLoaded>Yes</rsp:ProfileLoaded>"
+        f"<rsp:CompressionMode>{'XpressCompression' if info.compressed else 'NoCompression'}</rsp:CompressionMode>"
+        "<rsp:ProfileLoaded>Yes</rsp:ProfileLoaded>"
         "<rsp:Encoding>UTF8</rsp:Encoding><rsp:BufferMode>Block</rsp:BufferMode>"
         f"<rsp:State>{info.state}</rsp:State>"
         f"<rsp:ShellRunTime>{_day_duration(info.run_time)}</rsp:ShellRunTime>"
@@ -100,20 +103,26 @@ def delete_response(request: WSManRequest) -> bytes:
 
 def receive_response(
     request: WSManRequest,
-    chunks: Iterable[bytes],
+    chunks: Sequence[bytes],
     command_id: str | None,
     done: bool,
+    *,
+    compressed: bool = False,
 ) -> bytes:
-    """One ``rsp:Stream`` per chunk; ``CommandState`` only for pipeline receives, as Windows does.
+    """All chunks in one ``rsp:Stream`` (so the envelope's overhead does not grow with their
+    number); ``CommandState`` only for pipeline receives, as Windows does. A shell created with
+    xpress compression gets its data framed as stored blocks, which every xpress decoder reads as
+    they are (MS-WSMV <134>).
 
     Built as bytes: the stream data is most of a 500 KB response, and going through str would copy
     it three more times.
     """
-    cid = f" CommandId={quoteattr(command_id)}" if command_id else ""
-    open_stream = f'<rsp:Stream Name="stdout"{cid}>'.encode()
     parts = [b"<rsp:ReceiveResponse>"]
-    for chunk in chunks:
-        parts += (open_stream, base64.b64encode(chunk), b"</rsp:Stream>")
+    if chunks:
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        cid = f" CommandId={quoteattr(command_id)}" if command_id else ""
+        stream = base64.b64encode(xpress.encode_stored(data) if compressed else data)
+        parts += (f'<rsp:Stream Name="stdout"{cid}>'.encode(), stream, b"</rsp:Stream>")
     if command_id:
         if done:
             state = (
@@ -128,9 +137,13 @@ def receive_response(
     return b"".join([head, *parts, tail])
 
 
-def receive_budget(max_envelope_size: int) -> int:
-    """Raw bytes of PSRP data that fit one ReceiveResponse (base64 grows data by 4/3)."""
-    return max(1024, (max_envelope_size - RECEIVE_OVERHEAD) * 3 // 4)
+def receive_budget(max_envelope_size: int, *, compressed: bool = False) -> int:
+    """Raw bytes of PSRP data that fit one ReceiveResponse (base64 grows data by 4/3; xpress
+    framing adds a block header per started 64 KiB)."""
+    budget = max(1024, (max_envelope_size - RECEIVE_OVERHEAD) * 3 // 4)
+    if compressed:
+        budget -= xpress.HEADER_SIZE * -(-budget // xpress.MAX_BLOCK)
+    return budget
 
 
 # ----------------------------------------------------------------- Enumerate / Pull (WS-Enumeration)

@@ -29,7 +29,7 @@ from aobo.domain.models import User
 from aobo.domain.store import Store
 from aobo.errors import AccessDenied, SessionLimitExceeded
 from aobo.frontends.psrp.runspace import Runspace, RunspaceError, SessionEngine
-from aobo.frontends.wsman import faults, responses
+from aobo.frontends.wsman import faults, responses, xpress
 from aobo.frontends.wsman import namespaces as ns
 from aobo.frontends.wsman.envelope import WSManRequest, decode_base64
 from aobo.frontends.wsman.faults import FaultCode, WSManFault
@@ -49,6 +49,8 @@ SELECTOR_FILTER = "http://schemas.dmtf.org/wbem/wsman/1/wsman/SelectorFilter"
 ENUMERATION_TTL = 60.0
 #: Open enumeration contexts kept per account; a further Enumerate drops that account's oldest.
 MAX_ENUMERATIONS_PER_OWNER = 8
+#: Decompressed bytes one Send may carry, in MaxEnvelopeSizes.
+XPRESS_EXPANSION = 4
 
 
 def application_private_data() -> dict[str, Any]:
@@ -69,7 +71,7 @@ def application_private_data() -> dict[str, Any]:
 
 def _log_failure(future: Future[None]) -> None:
     if not future.cancelled() and (exc := future.exception()) is not None:
-        log.error("pipeline worker failed", exc_info=exc)
+        log.error("background task failed", exc_info=exc)
 
 
 @dataclass(slots=True)
@@ -87,6 +89,7 @@ class Caller:
     client_ip: str
     delegated_org: str | None
     address: str  # the URL the client used, echoed in ResourceCreated
+    ps_version: str | None = None  # what Windows PowerShell appends to the URL; for the log
 
 
 class WSManService:
@@ -185,11 +188,12 @@ class WSManService:
                 f"option is missing or not supported ('{version}'); PowerShell remoting needs 2.x.",
                 subcode="w:InvalidOptions",
             )
-        if request.compression and request.compression.lower() != "none":
+        compression = (request.compression or "").lower()
+        if compression not in ("", "none", "xpress"):
             raise WSManFault(
                 FaultCode.INVALID_OPTIONS,
-                f"The WS-Management service does not support '{request.compression}' stream "
-                "compression. Create the session with New-PSSessionOption -NoCompression.",
+                f"The WS-Management service does not support '{request.compression}' stream compression; "
+                "it supports xpress.",
                 subcode="w:InvalidOptions",
             )
         shell_el = request.first(ns.SHELL, "Shell")
@@ -205,10 +209,11 @@ class WSManService:
         except ValueError:
             raise faults.invalid_message(f"ShellId '{shell_id}' is not a GUID.") from None
 
-        shell = await self._in_thread(self._open, request, caller, shell_id, creation_bytes)
+        # creationXml is never compressed, even when the client asks for xpress (MS-WSMV <134>).
+        shell = await self._in_thread(self._open, request, caller, shell_id, creation_bytes, compression == "xpress")
         return responses.create_response(request, caller.address, self._info(shell))
 
-    def _open(self, request: WSManRequest, caller: Caller, shell_id: str, creation: bytes) -> Shell:
+    def _open(self, request: WSManRequest, caller: Caller, shell_id: str, creation: bytes, compressed: bool) -> Shell:
         """Reserve a session slot and open the shell, on one thread: a client that hangs up mid-Create
         cannot make the slot count and the shell table disagree."""
         owner_key = caller.user.user_principal_name.lower()
@@ -217,13 +222,13 @@ class WSManService:
         except SessionLimitExceeded as exc:
             raise WSManFault(FaultCode.QUOTA_MAX_SHELLS, str(exc), subcode="w:QuotaLimit") from None
         try:
-            return self._open_reserved(request, caller, shell_id, creation, owner_key)
+            return self._open_reserved(request, caller, shell_id, creation, owner_key, compressed)
         except BaseException:
             self.shells.release(owner_key)
             raise
 
     def _open_reserved(
-        self, request: WSManRequest, caller: Caller, shell_id: str, creation: bytes, owner_key: str
+        self, request: WSManRequest, caller: Caller, shell_id: str, creation: bytes, owner_key: str, compressed: bool
     ) -> Shell:
         # Re-read the account: RemotePowerShellEnabled or lock-out may have changed since it was cached.
         user = self.store.find_user(caller.user.user_principal_name)
@@ -249,6 +254,7 @@ class WSManService:
             request.resource_uri,
             caller.client_ip,
             self.settings.idle_timeout,
+            compressed=compressed,
         )
         try:
             self.shells.add(shell)
@@ -256,7 +262,14 @@ class WSManService:
             runspace.close()
             # Same words whoever owns the other shell: a ShellId tells nothing about other accounts.
             raise faults.invalid_message(f"ShellId {shell_id} cannot be used for a new shell.") from None
-        log.info("session %s opened by %s for %s", shell_id, user.user_principal_name, scope.tenant.initial_domain)
+        log.info(
+            "session %s opened by %s for %s (PSVersion %s, %s)",
+            shell_id,
+            user.user_principal_name,
+            scope.tenant.initial_domain,
+            caller.ps_version or "not given",
+            "xpress" if shell.compressed else "no compression",
+        )
         return shell
 
     def _submit(self, fn: Callable[[], None]) -> None:
@@ -306,6 +319,7 @@ class WSManService:
             idle_timeout=shell.idle_timeout,
             run_time=now - shell.created,
             inactivity=now - shell.last_used,
+            compressed=shell.compressed,
         )
 
     # ----------------------------------------------------------------- Command / Send / Signal
@@ -363,6 +377,8 @@ class WSManService:
             if name not in ("stdin", "pr"):
                 raise faults.invalid_message(f"Unknown input stream '{name}'.")
             data = decode_base64(stream.text, "stream data")
+            if shell.compressed:
+                data = self._decompress(data)
             command_id = stream.get("CommandId")
             pid = self._pipeline_for(shell, command_id) if command_id else None
             if data:
@@ -372,20 +388,31 @@ class WSManService:
                     raise faults.invalid_message(str(exc)) from None
         return responses.send_response(request)
 
+    def _decompress(self, data: bytes) -> bytes:
+        # A client cuts its PSRP data to fit the envelope before WinRM compresses it, so one Send
+        # never holds more than a few envelopes' worth; the cap stops decompression bombs.
+        limit = XPRESS_EXPANSION * self.settings.max_envelope_size
+        try:
+            return xpress.decode_stream(data, limit)
+        except xpress.XpressError as exc:
+            raise faults.invalid_message(f"The stream data is not valid xpress-compressed data: {exc}") from None
+
     def signal(self, request: WSManRequest, shell: Shell) -> bytes:
         signal = request.first(ns.SHELL, "Signal")
         if signal is None:
             raise faults.invalid_message("Signal needs a rsp:Signal element.")
         code = (signal.findtext(f"{{{ns.SHELL}}}Code") or "").strip()
         command_id = (signal.get("CommandId") or "").upper()
+        if code not in ns.SIGNAL_CTRL_C and code.lower() != ns.SIGNAL_TERMINATE:
+            raise faults.invalid_message(f"Unknown signal code '{code}'.")
+        if shell.is_retired(command_id):  # finished and read: nothing left to stop or close
+            return responses.signal_response(request)
         pid = self._pipeline_for(shell, command_id)
         if code in ns.SIGNAL_CTRL_C:
             shell.runspace.stop(pid)
         elif code.lower() == ns.SIGNAL_TERMINATE:
             shell.runspace.close_pipeline(pid)
             shell.commands.pop(command_id, None)
-        else:
-            raise faults.invalid_message(f"Unknown signal code '{code}'.")
         return responses.signal_response(request)
 
     def _pipeline_for(self, shell: Shell, command_id: str) -> uuid.UUID:
@@ -402,13 +429,15 @@ class WSManService:
             raise faults.invalid_message("Receive needs a rsp:Receive element.")
         desired = receive.find(f"{{{ns.SHELL}}}DesiredStream")
         command_id = (desired.get("CommandId") or "").upper() if desired is not None else ""
+        if command_id and shell.is_retired(command_id):
+            return responses.receive_response(request, [], command_id, True, compressed=shell.compressed)
         pid = self._pipeline_for(shell, command_id) if command_id else None
         timeout = self.settings.default_operation_timeout
         if request.operation_timeout is not None:  # PT0S means "answer at once", not "use the default"
             timeout = request.operation_timeout
         timeout = min(timeout, self.settings.max_operation_timeout)
         max_env = min(request.max_envelope_size or self.settings.max_envelope_size, self.settings.max_envelope_size)
-        budget = responses.receive_budget(max_env)
+        budget = responses.receive_budget(max_env, compressed=shell.compressed)
         shell.runspace.fit_fragments(budget)
         try:
             result = await shell.runspace.receive(pid, budget, timeout)
@@ -420,7 +449,15 @@ class WSManService:
             raise faults.timed_out()
         chunks, done = result
         self.receives_answered += 1
-        return responses.receive_response(request, chunks, command_id or None, done)
+        if done and pid is not None:
+            # Its output is all read: only a tombstone stays, so a pool whose pipelines are never
+            # closed keeps serving with flat memory.
+            self.executor.submit(self._retire, shell, command_id, pid).add_done_callback(_log_failure)
+        return responses.receive_response(request, chunks, command_id or None, done, compressed=shell.compressed)
+
+    def _retire(self, shell: Shell, command_id: str, pid: uuid.UUID) -> None:
+        shell.runspace.close_pipeline(pid)
+        shell.retire(command_id)
 
     # ----------------------------------------------------------------- Enumerate / Pull / Release
 

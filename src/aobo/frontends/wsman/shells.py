@@ -11,12 +11,15 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 
 from aobo.cmdlets.access import SessionScope
 from aobo.errors import SessionLimitExceeded
 from aobo.frontends.psrp.runspace import Runspace
+
+#: Finished commands remembered per shell after their output was received.
+RETIRED_COMMANDS = 4096
 
 POLICY_DN = (
     "CN=GlobalThrottlingPolicy_3a6e7a5c-7a5e-4b8e-9f21-1c2d3e4f5a6b,CN=Global Settings,CN=ExchangeLabs,"
@@ -68,13 +71,40 @@ class Shell:
     created: float = field(default_factory=time.monotonic)
     last_used: float = field(default_factory=time.monotonic)
     active_requests: int = 0
+    #: The client asked for xpress stream compression in its Create ([MS-WSMV] 3.1.4.1.31.6).
+    compressed: bool = False
     #: WS-Man CommandId (upper case) → PSRP pipeline id; they need not be the same GUID. None while
     #: the pipeline is being created.
     commands: dict[str, uuid.UUID | None] = field(default_factory=dict)
+    #: CommandIds (as 128-bit ints: a third of the memory of their text) of pipelines whose output
+    #: was received to the end, newest last: a later Signal or Receive for one still succeeds.
+    #: Windows sends Signal terminate after every command; pypsrp scripts often never do, so only
+    #: the newest RETIRED_COMMANDS are remembered.
+    retired: OrderedDict[int, None] = field(default_factory=OrderedDict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def touch(self) -> None:
         self.last_used = time.monotonic()
+
+    def retire(self, command_id: str) -> None:
+        """The command's output was all received: keep only its CommandId."""
+        with self.lock:
+            self.commands.pop(command_id, None)
+            if (key := _guid_int(command_id)) is not None:
+                self.retired[key] = None
+                while len(self.retired) > RETIRED_COMMANDS:
+                    self.retired.popitem(last=False)
+
+    def is_retired(self, command_id: str) -> bool:
+        key = _guid_int(command_id)
+        return key is not None and key in self.retired
+
+
+def _guid_int(command_id: str) -> int | None:
+    try:
+        return uuid.UUID(command_id).int
+    except ValueError:
+        return None  # not a GUID: such a command is never retired, only closed
 
 
 class ShellTable:

@@ -1,0 +1,232 @@
+"""The seed's commands as Windows PowerShell 5.1 sends them, with its default options:
+``New-PSSession ... -ConnectionUri https://<host>/powershell-liveid?DelegatedOrg=<customer>
+-Authentication Basic`` (``;PSVersion=`` appended, xpress compression), ``Import-PSSession``
+(GET_COMMAND_METADATA with CommandType 399, ``Get-FormatData``), ``Get-Mailbox`` through the
+implicit-remoting proxy and ``Invoke-Command``, piped input, ``Remove-PSSession``.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import ssl
+import struct
+import uuid
+from typing import Any
+
+import psrpcore
+import pytest
+from psrpcore.types import PSInvocationState
+
+from aobo.frontends.wsman import namespaces as ns
+from tests import xpress_support
+from tests.e2e.helpers import PARTNER_ADMIN, Endpoint
+from tests.e2e.windows_client import PS_VERSION, DotNetVersion, WindowsPowerShell
+from tests.e2e.wsman_raw import fault_of, q
+
+pytestmark = pytest.mark.skipif(
+    not (xpress_support.wimlib_available() and xpress_support.pyfwnt_available()),
+    reason="needs wimlib (Debian libwim15) and libfwnt-python for the xpress framing",
+)
+
+CUSTOMER = "contoso.onmicrosoft.com"
+
+
+def _client(rps: Endpoint, query: str = f"?DelegatedOrg={CUSTOMER}", **kwargs: Any) -> WindowsPowerShell:
+    server = rps.server
+    verify: Any = False
+    if not server.settings.insecure_http:
+        verify = ssl.create_default_context(cafile=str(server.ca_file))
+    user = kwargs.pop("user", PARTNER_ADMIN)
+    password = kwargs.pop("password", rps.password)
+    return WindowsPowerShell(f"{server.base_url}/powershell-liveid{query}", user, password, verify=verify, **kwargs)
+
+
+def _outputs(events: list[psrpcore.PSRPEvent]) -> list[Any]:
+    return [e.data for e in events if isinstance(e, psrpcore.PipelineOutputEvent)]
+
+
+def _state(events: list[psrpcore.PSRPEvent]) -> psrpcore.PipelineStateEvent:
+    states = [e for e in events if isinstance(e, psrpcore.PipelineStateEvent)]
+    assert states, events
+    return states[-1]
+
+
+def _prop(obj: Any, name: str) -> Any:
+    for props in (obj.PSObject.extended_properties, obj.PSObject.adapted_properties):
+        for prop in props:
+            if prop.name == name:
+                return prop.get_value(obj)
+    raise AssertionError(f"{name} not on {obj.PSTypeNames}")
+
+
+def _warnings(events: list[psrpcore.PSRPEvent]) -> list[str]:
+    return [str(e.record.Message) for e in events if isinstance(e, psrpcore.WarningRecordEvent)]
+
+
+def test_the_seed_flow_with_windows_defaults(rps: Endpoint) -> None:
+    shell = _client(rps)
+    try:
+        created = shell.open()
+        # New-PSSession: the shell reports the compression it runs with, and an IdleTimeOut that
+        # 5.1's ProcessShellData can parse (seconds with a dot and three digits).
+        shell_el = created.find(f".//{q(ns.SHELL, 'Shell')}")
+        assert shell_el is not None
+        assert shell_el.findtext(q(ns.SHELL, "CompressionMode")) == "XpressCompression"
+        assert re.fullmatch(r"PT\d+\.\d{3}S", shell_el.findtext(q(ns.SHELL, "IdleTimeOut")) or "")
+        assert rps.open_sessions(PARTNER_ADMIN) == 1
+
+        # Import-PSSession, step 1: every command, CommandType 399 (5.1's Workflow bit included).
+        metadata = shell.get_command_metadata()
+        assert _state(metadata).state == PSInvocationState.Completed
+        objects = _outputs(metadata)
+        assert int(_prop(objects[0], "Count")) == len(objects) - 1
+        names = {str(_prop(o, "Name")) for o in objects[1:]}
+        assert {"Get-Mailbox", "Set-Mailbox", "Get-FormatData"} <= names
+
+        # Steps 2 and 3: Get-FormatData -TypeName * -PowerShellVersion <Version>, counted, then read.
+        version = DotNetVersion(PS_VERSION)
+        counted = shell.invoke_pipeline(
+            [("Get-FormatData", {"TypeName": "*", "PowerShellVersion": version}), ("Measure-Object", {})]
+        )
+        assert _state(counted).state == PSInvocationState.Completed
+        (measure,) = _outputs(counted)
+        formats = shell.invoke("Get-FormatData", {"TypeName": "*", "PowerShellVersion": version})
+        assert _state(formats).state == PSInvocationState.Completed
+        assert int(_prop(measure, "Count")) == len(_outputs(formats))
+
+        # Get-Mailbox through the proxy, and Invoke-Command -ScriptBlock {Get-Mailbox}: NoInput.
+        mailboxes = shell.invoke("Get-Mailbox")
+        assert _state(mailboxes).state == PSInvocationState.Completed
+        addresses = [str(_prop(m, "PrimarySmtpAddress")) for m in _outputs(mailboxes)]
+        assert addresses and all(a.endswith("@contoso.com") for a in addresses)
+
+        cut = shell.invoke("Get-Mailbox", {"ResultSize": 2})
+        assert len(_outputs(cut)) == 2
+        assert _warnings(cut)
+
+        # Piped input (... | Get-Mailbox): the Send is real LZ77+Huffman from wimlib.
+        wanted = addresses[:12]
+        piped = shell.invoke("Get-Mailbox", input=wanted)
+        assert _state(piped).state == PSInvocationState.Completed
+        assert [str(_prop(m, "PrimarySmtpAddress")) for m in _outputs(piped)] == wanted
+        assert shell.compressed_sends >= 1
+
+        # Every ReceiveResponse stream was framed, in blocks the test's own reader took apart.
+        assert shell.block_counts and all(n >= 1 for n in shell.block_counts)
+
+        # Remove-PSSession: Delete, and the slot is free at once.
+        assert shell.delete().status_code == 200
+        assert rps.open_sessions(PARTNER_ADMIN) == 0
+    finally:
+        shell.close()
+
+    # Nothing leaked: the account's three sessions all open again.
+    again = [_client(rps) for _ in range(3)]
+    try:
+        for s in again:
+            s.open()
+        assert rps.open_sessions(PARTNER_ADMIN) == 3
+    finally:
+        for s in again:
+            s.delete()
+            s.close()
+    assert rps.open_sessions(PARTNER_ADMIN) == 0
+
+
+def _org_of(shell: WindowsPowerShell) -> str:
+    (config,) = _outputs(shell.invoke("Get-OrganizationConfig"))
+    return str(_prop(config, "Name")).lower()
+
+
+@pytest.mark.parametrize(
+    ("query", "org"),
+    [
+        ("", "northwindit"),  # ?PSVersion=... alone: the caller's own organisation
+        (f"?DelegatedOrg={CUSTOMER}", "contoso"),
+        ("?delegatedorg=contoso%2Eonmicrosoft.com", "contoso"),
+        ("?DelegatedOrg=fabrikam.onmicrosoft.com&Extra=1", "fabrikam"),
+    ],
+)
+def test_the_session_url_windows_builds(rps: Endpoint, query: str, org: str) -> None:
+    shell = _client(rps, query)
+    try:
+        assert ";PSVersion=" in shell.url or "?PSVersion=" in shell.url
+        shell.open()
+        assert _org_of(shell).startswith(org)
+    finally:
+        shell.delete()
+        shell.close()
+
+
+@pytest.mark.parametrize("delegated", [False, True])
+def test_basic_auth_to_oauth_conversion_with_psversion(rps: Endpoint, delegated: bool) -> None:
+    if rps.server.settings.insecure_http:
+        pytest.skip("msal needs the HTTPS authority")
+    tenant = CUSTOMER if delegated else "northwindit.onmicrosoft.com"
+    token = rps.token(PARTNER_ADMIN, tenant)
+    query = (
+        f"?DelegatedOrg={CUSTOMER}&BasicAuthToOAuthConversion=true" if delegated else "?BasicAuthToOAuthConversion=true"
+    )
+    shell = _client(rps, query, password=f"Bearer {token}", user="OAuthUser@" + tenant)
+    try:
+        assert shell.url.endswith(f";PSVersion={PS_VERSION}")
+        shell.open()
+        assert _org_of(shell).startswith(tenant.split(".")[0])
+    finally:
+        shell.delete()
+        shell.close()
+
+
+def test_no_compression_still_works(rps: Endpoint) -> None:
+    shell = _client(rps, compress=False)
+    try:
+        created = shell.open()
+        assert created.findtext(f".//{q(ns.SHELL, 'CompressionMode')}") == "NoCompression"
+        assert _outputs(shell.invoke("Get-Mailbox", {"ResultSize": 1}))
+    finally:
+        shell.delete()
+        shell.close()
+
+
+def _raw_send(shell: WindowsPowerShell, command_id: str, data: bytes) -> Any:
+    body = (
+        f'<rsp:Send xmlns:rsp="{ns.SHELL}"><rsp:Stream Name="stdin" CommandId="{command_id}">'
+        f"{base64.b64encode(data).decode()}</rsp:Stream></rsp:Send>"
+    )
+    return shell.post(shell.envelope(ns.ACTION_SEND, body))
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        (b"\x10\x00", "cut short"),  # a truncated block header
+        (struct.pack("<HH", 99, 99) + b"x" * 10, "remain"),  # claims more than it carries
+        (struct.pack("<HH", 299, 199) + bytes(200), "block 0"),  # compressed, and garbage
+        (b"", "limit"),  # a decompression bomb: see below
+    ],
+    ids=["truncated-header", "short-block", "garbage", "first-block-of-bomb"],
+)
+def test_malformed_compressed_data_is_a_fault_and_the_session_goes_on(rps: Endpoint, data: bytes, words: str) -> None:
+    shell = _client(rps)
+    try:
+        shell.open()
+        pid = uuid.uuid4()
+        waiting = shell.start_with_input("Get-Mailbox", pid)
+        if words == "limit":
+            # An envelope's worth of valid blocks, each 64 KiB of zeros in a few hundred bytes.
+            block = xpress_support.xpress_huffman_compress(bytes(65536))
+            assert block is not None
+            framed = struct.pack("<HH", 65535, len(block) - 1) + block
+            data = framed * (300_000 // len(framed))
+        response = _raw_send(shell, waiting, data)
+        assert response.status_code == 500
+        fault = fault_of(response.content)
+        assert fault.subcode == "w:SchemaValidationError"
+        assert "xpress" in fault.reason and words in fault.reason
+        # The same session still serves: stop the half-fed pipeline and run another.
+        shell.signal_terminate(waiting)
+        assert _outputs(shell.invoke("Get-Mailbox", {"ResultSize": 1}))
+    finally:
+        shell.delete()
+        shell.close()
