@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import Any, Final
 
 from aobo.cmdlets import texts
+from aobo.cmdlets.formats import extended_type_definitions
 from aobo.cmdlets.metadata import cmdlet_info, find_commands, syntax
 from aobo.cmdlets.parameters import (
     COMMAND_TYPES,
@@ -24,6 +25,7 @@ from aobo.cmdlets.parameters import (
     StringArrayType,
     StringType,
     SwitchType,
+    cannot_convert,
     display,
     property_of,
 )
@@ -136,11 +138,30 @@ GET_COMMAND: Final = CmdletDefinition(
 # --- Get-FormatData ----------------------------------------------------------------------------
 
 
+class VersionType(StringType):
+    """``System.Version``: two to four dot-separated non-negative numbers (as a tuple); anything else
+    is refused with the binder's text, as PowerShell refuses it."""
+
+    def __init__(self) -> None:
+        super().__init__("System.Version")
+
+    def convert(self, value: Any) -> Any:
+        text = super().convert(value)
+        if text is None:
+            return None
+        parts = text.strip().split(".")
+        if not 2 <= len(parts) <= 4:
+            raise cannot_convert(value, self.dotnet_name, "Version string portion was too short or too long.")
+        if not all(p.strip().isascii() and p.strip().isdigit() for p in parts):
+            raise cannot_convert(value, self.dotnet_name, "Input string was not in a correct format.")
+        return tuple(int(p) for p in parts)
+
+
 def _get_format_data(inv: Invocation) -> Iterator[Any]:
-    # Exchange's formatting data stays client-side; an empty answer is valid for Import-PSSession.
-    for _ in inv.each():
-        pass
-    return iter(())
+    # Exchange Online's default table views (aobo.cmdlets.formats), so that after Import-PSSession
+    # Windows PowerShell prints Get-Mailbox as Exchange's table rather than every property.
+    for bound in inv.each():
+        yield from extended_type_definitions(bound.get("TypeName"))
 
 
 GET_FORMAT_DATA: Final = CmdletDefinition(
@@ -148,7 +169,7 @@ GET_FORMAT_DATA: Final = CmdletDefinition(
     handler=_get_format_data,
     parameters=(
         Parameter("TypeName", StringArrayType(), position=0),
-        Parameter("PowerShellVersion", StringType("System.Version")),
+        Parameter("PowerShellVersion", VersionType()),
     ),
     output_type=("System.Management.Automation.ExtendedTypeDefinition",),
     synopsis="Gets the formatting data in the current session.",

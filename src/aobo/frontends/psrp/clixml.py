@@ -14,7 +14,8 @@ recordings of Windows hosts), which is what clients are known to read:
   U+FFFE/U+FFFF are escaped too: they are not XML characters, and PowerShell would fail on them.
 * ``<Obj N="..." RefId="n">`` (name before RefId), then ``<TN>``/``<TNRef RefId="n" />``, then
   ``<ToString>``, then the value (enum number, ``<LST>``, ``<DCT>``, or the properties: ``<MS>``,
-  or ``<Props>`` for shapes marked ``adapted``). A shape without type names gets no ``<TN>``.
+  or ``<Props>`` for shapes marked ``adapted``, or both for a ``MixedShape``). A shape without type
+  names gets no ``<TN>``.
 * ``DateTime`` as ``XmlConvert.ToString(dt, RoundtripKind)``: fraction in 100 ns ticks with trailing
   zeros dropped, ``Z`` for UTC (naive values are UTC), ``+hh:mm`` otherwise; ``TimeSpan`` as
   ``XsdDuration`` (``PT1H2M3.5S``, ``P1D``, ``PT0S``); ``Double`` as ``XmlConvert.ToString``
@@ -38,6 +39,7 @@ from collections.abc import Callable, Collection, Iterable
 from itertools import accumulate
 from typing import Any, Final
 
+from aobo.cmdlets.formats import MixedShape
 from aobo.cmdlets.results import Dictionary, EnumValue, ExchangeObject, Int64, MultiValued, ObjectShape
 
 __all__ = ["UTF8_BOM", "ClixmlWriter", "dumps", "dumps_many"]
@@ -265,6 +267,7 @@ class _Template:
         "open",
         "renderer",
         "shape",
+        "split",
         "tn_body",
         "trues",
         "type_names",
@@ -283,6 +286,13 @@ class _Template:
         # PowerShell writes a .NET object's own properties as adapted <Props>, added ones as <MS>.
         self.open = "<Props>" if shape.adapted else "<MS>"
         self.close = "</Props></Obj>" if shape.adapted else "</MS></Obj>"
+        # A MixedShape has both: <Props> for the first adapted_count properties, then <MS>.
+        self.split: int | None = None
+        if isinstance(shape, MixedShape):
+            n = max(0, min(shape.adapted_count, len(self.names)))
+            self.open = "<Props>" if n else "<MS>"
+            self.close = "</MS></Obj>" if n < len(self.names) else "</Props></Obj>"
+            self.split = n if 0 < n < len(self.names) else None
         self.uses = 0
         self.renderer: _Renderer | None = None
 
@@ -482,6 +492,8 @@ class ClixmlWriter:
         if not tpl.names:
             return head + "</Obj>"
         parts = self._properties(v.values, tpl, msg)
+        if tpl.split is not None:
+            parts.insert(tpl.split, "</Props><MS>")
         parts.append(tpl.close)
         parts.insert(0, head + tpl.open)  # one join copies the text once
         return "".join(parts)

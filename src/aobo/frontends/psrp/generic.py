@@ -18,7 +18,8 @@ psrpcore's output means the same thing:
 * an :class:`EnumValue` becomes a fresh enum member per occurrence: psrpcore tracks object
   identity, and a shared member would be written as a ``<Ref>`` to its first occurrence.
 * :class:`MultiValued` and :class:`Dictionary` become ``PSList``/``PSDict`` carrying their own
-  type names; properties of an ``adapted`` shape go in as adapted properties (``<Props>``).
+  type names; properties of an ``adapted`` shape go in as adapted properties (``<Props>``), and
+  the first ``adapted_count`` of a ``MixedShape``.
 
 Known psrpcore 0.3.1 faults that cannot be shaped away (the fast writer is right, the tests step
 around them): a TimeSpan whose seconds are a multiple of ten loses a zero (10 s is written
@@ -51,6 +52,7 @@ from psrpcore.types._base import PSNoteProperty, PSObjectMeta
 # psrpcore's implementation of PowerShell's EncodeString, used for the two places psrpcore skips it.
 from psrpcore.types._serializer import _serialize_string
 
+from aobo.cmdlets.formats import MixedShape
 from aobo.cmdlets.results import Dictionary, EnumValue, ExchangeObject, Int64, MultiValued
 
 __all__ = ["generic_dumps", "to_psobject"]
@@ -119,7 +121,14 @@ def to_psobject(value: Any) -> Any:
         obj.PSObject.type_names = [_serialize_string(t) for t in value.type_names]
         if value.to_string:
             obj.PSObject.to_string = _serialize_string(value.to_string)
-        if value.shape.adapted:
+        if isinstance(value.shape, MixedShape):
+            # The first adapted_count properties are adapted (<Props>), the rest note properties (<MS>).
+            items = list(value.items())
+            n = value.shape.adapted_count
+            obj.PSObject.adapted_properties.extend(PSNoteProperty(k, to_psobject(v)) for k, v in items[:n])
+            for name, item in items[n:]:
+                add_note_property(obj, name, to_psobject(item))
+        elif value.shape.adapted:
             # add_note_property only adds extended (<MS>) properties.
             obj.PSObject.adapted_properties.extend(
                 PSNoteProperty(name, to_psobject(item)) for name, item in value.items()
