@@ -36,7 +36,7 @@ from _common import ROOT, machine_busy_seconds, print_table, wait_for_quiet, wri
 
 sys.path.insert(0, str(ROOT))  # for the test-side wimlib binding
 
-from tests.xpress_support import frame_like_windows, pyfwnt_available, pyfwnt_decompress, wimlib_available
+from tests.xpress_support import clixml_like, frame_like_windows, pyfwnt_available, pyfwnt_decompress, wimlib_available
 
 from aobo.frontends.wsman.xpress import decode_stream, encode_stored
 
@@ -45,23 +45,7 @@ LIMIT = 1 << 30
 
 
 def clixml(size: int, seed: int = 1) -> bytes:
-    r = random.Random(seed)
-    parts: list[bytes] = []
-    length = 0
-    ref = 0
-    while length < size:
-        name = "".join(r.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(r.randint(4, 12)))
-        part = (
-            f'<Obj RefId="{ref}"><TN RefId="0"><T>Deserialized.Microsoft.Exchange.Data.Directory.Management.Mailbox</T>'
-            f'<T>System.Object</T></TN><ToString>{name}</ToString><Props><S N="Name">{name}</S>'
-            f'<S N="PrimarySmtpAddress">{name}@contoso.onmicrosoft.com</S><G N="ExchangeGuid">{r.getrandbits(128):032x}'
-            f'</G><I64 N="ItemCount">{r.randint(0, 10**7)}</I64><B N="IsShared">{str(r.random() < 0.1).lower()}</B>'
-            f"</Props></Obj>"
-        ).encode()
-        parts.append(part)
-        length += len(part)
-        ref += 1
-    return b"".join(parts)[:size]
+    return clixml_like(size, random.Random(seed))
 
 
 def letters(size: int, seed: int = 2) -> bytes:

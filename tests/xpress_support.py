@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import random
 import struct
 from functools import cache
 from typing import Any
@@ -99,3 +100,21 @@ def pyfwnt_decompress(data: bytes, size: int) -> bytes:
     import pyfwnt
 
     return bytes(pyfwnt.lzxpress_huffman_decompress(data, size))
+
+
+def clixml_like(size: int, r: random.Random) -> bytes:
+    """``size`` bytes of CLIXML shaped like PSRP output of mailboxes: what Windows compresses most."""
+    parts: list[bytes] = []
+    length = 0
+    ref = 0
+    while length < size:
+        name = "".join(r.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(r.randint(3, 12)))
+        part = (
+            f'<Obj RefId="{ref}"><TN RefId="0"><T>Deserialized.Microsoft.Exchange.Data.Directory.Management.Mailbox</T>'
+            f'</TN><MS><S N="Name">{name}</S><S N="PrimarySmtpAddress">{name}@contoso.com</S>'
+            f'<I32 N="Count">{r.randint(0, 10**6)}</I32><B N="IsShared">{str(r.random() < 0.5).lower()}</B></MS></Obj>'
+        ).encode()
+        parts.append(part)
+        length += len(part)
+        ref += 1
+    return b"".join(parts)[:size]

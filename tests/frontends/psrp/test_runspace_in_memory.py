@@ -815,3 +815,60 @@ def test_a_bad_send_does_not_poison_the_runspace() -> None:
         assert final_state(await h.finish(pid)).state == PSInvocationState.Completed
 
     serve(body)
+
+
+# --------------------------------------------------------------------------------------- limits
+
+
+def test_only_running_pipelines_count_toward_the_pool_limit() -> None:
+    async def body(h: Harness) -> None:
+        await h.open()
+        # Finished, unread and never closed: they do not hold a running slot.
+        for _ in range(runspace_module.MAX_PIPELINES):
+            h.start(h.command())
+        h.join_workers()
+        waiting = [h.start(h.command(no_input=False)) for _ in range(runspace_module.MAX_PIPELINES)]
+        with pytest.raises(RunspaceError, match=f"already has {runspace_module.MAX_PIPELINES} running pipelines"):
+            h.start(h.command(no_input=False))
+        # Once one of them finishes (stopped), there is room again.
+        h.runspace.stop(waiting[0])
+        await h.finish(waiting[0])
+        h.start(h.command())
+
+    serve(body)
+
+
+def test_finished_pipelines_whose_output_was_not_read_are_capped() -> None:
+    async def body(h: Harness) -> None:
+        await h.open()
+        for _ in range(runspace_module.MAX_UNREAD_PIPELINES):
+            h.start(h.command())
+        h.join_workers()
+        with pytest.raises(RunspaceError, match="finished pipelines whose output was not received"):
+            h.start(h.command())
+        # Closing one (what the service does once its output was received) makes room.
+        h.runspace.close_pipeline(next(iter(h.runspace.pipelines)))
+        h.start(h.command())
+
+    serve(body)
+
+
+def test_the_final_state_always_comes_with_done() -> None:
+    # Retirement relies on it: a Receive that hands over the final PIPELINE_STATE also says Done.
+    def run(invocations: list[CommandInvocation], input: Any, stopping: Any) -> Iterator[Any]:
+        yield from (note(i) for i in range(3))
+
+    async def body(h: Harness) -> None:
+        await h.open()
+        for _ in range(50):
+            ps = h.command()
+            pid = h.start(ps)
+            while True:
+                events, done = await h.receive(pid)
+                if any(isinstance(e, psrpcore.PipelineStateEvent) for e in events):
+                    assert done
+                    break
+                assert not done
+            h.runspace.close_pipeline(pid)
+
+    serve(body, run=run)

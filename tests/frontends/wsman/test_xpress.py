@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import random
 import struct
-import sys
 import time
 import tracemalloc
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -29,14 +27,8 @@ from aobo.frontends.wsman.xpress import (
     framed_size,
     lz77_huffman_decompress,
 )
-
-# This directory has no __init__.py, so pytest puts only it on sys.path; the shared helper lives in
-# the `tests` package at the repository root (importable already when the whole suite runs).
-_ROOT = str(Path(__file__).resolve().parents[3])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
-from tests.xpress_support import (  # noqa: E402
+from tests.xpress_support import (
+    clixml_like,
     frame_like_windows,
     pyfwnt_available,
     pyfwnt_decompress,
@@ -55,23 +47,6 @@ KINDS = ["random", "runs", "clixml", "mixture"]
 # ---------------------------------------------------------------------------------------- data
 
 
-def _clixml(r: random.Random, size: int) -> bytes:
-    parts: list[bytes] = []
-    length = 0
-    ref = 0
-    while length < size:
-        name = "".join(r.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(r.randint(3, 12)))
-        part = (
-            f'<Obj RefId="{ref}"><TN RefId="0"><T>Deserialized.Microsoft.Exchange.Data.Directory.Management.Mailbox</T>'
-            f'</TN><MS><S N="Name">{name}</S><S N="PrimarySmtpAddress">{name}@contoso.com</S>'
-            f'<I32 N="Count">{r.randint(0, 10**6)}</I32><B N="IsShared">{str(r.random() < 0.5).lower()}</B></MS></Obj>'
-        ).encode()
-        parts.append(part)
-        length += len(part)
-        ref += 1
-    return b"".join(parts)[:size]
-
-
 def _runs(r: random.Random, size: int) -> bytes:
     out = bytearray()
     while len(out) < size:
@@ -86,7 +61,7 @@ def make_data(kind: str, size: int, seed: int) -> bytes:
     if kind == "runs":
         return _runs(r, size)
     if kind == "clixml":
-        return _clixml(r, size)
+        return clixml_like(size, r)
     out = bytearray()
     while len(out) < size:
         out += make_data(r.choice(KINDS[:3]), r.randint(1, 3000), r.randrange(1 << 30))
