@@ -230,3 +230,19 @@ def test_malformed_compressed_data_is_a_fault_and_the_session_goes_on(rps: Endpo
     finally:
         shell.delete()
         shell.close()
+
+
+def test_disconnect_pssession_is_refused_and_the_session_goes_on(rps: Endpoint) -> None:
+    shell = _client(rps)
+    try:
+        shell.open()
+        body = f'<rsp:Disconnect xmlns:rsp="{ns.SHELL}"><rsp:IdleTimeOut>PT7200.000S</rsp:IdleTimeOut></rsp:Disconnect>'
+        response = shell.post(shell.envelope(f"{ns.SHELL}/Disconnect", body))
+        assert response.status_code == 500
+        fault = fault_of(response.content)
+        assert fault.code == 2150858771 and fault.subcode == "a:ActionNotSupported"
+        assert fault.reason == f"The action is not supported by the service: {ns.SHELL}/Disconnect"
+        assert _outputs(shell.invoke("Get-Mailbox", {"ResultSize": 1}))
+    finally:
+        shell.delete()
+        shell.close()

@@ -142,7 +142,7 @@ def receive_budget(max_envelope_size: int, *, compressed: bool = False) -> int:
     framing adds a block header per started 64 KiB)."""
     budget = max(1024, (max_envelope_size - RECEIVE_OVERHEAD) * 3 // 4)
     if compressed:
-        budget -= xpress.HEADER_SIZE * -(-budget // xpress.MAX_BLOCK)
+        budget -= xpress.framed_size(budget) - budget
     return budget
 
 

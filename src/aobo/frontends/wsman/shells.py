@@ -19,7 +19,7 @@ from aobo.errors import SessionLimitExceeded
 from aobo.frontends.psrp.runspace import Runspace
 
 #: Finished commands remembered per shell after their output was received.
-RETIRED_COMMANDS = 4096
+RETIRED_COMMANDS = 1024
 
 POLICY_DN = (
     "CN=GlobalThrottlingPolicy_3a6e7a5c-7a5e-4b8e-9f21-1c2d3e4f5a6b,CN=Global Settings,CN=ExchangeLabs,"
