@@ -300,6 +300,29 @@ def proc_threads(pid: int) -> int:
     return proc_status_kib(pid, "Threads")
 
 
+# ============================================================================ pypsrp
+
+
+def pypsrp_wsman(server: ServerProcess, org: str, *, read_timeout: int = 60) -> Any:
+    """pypsrp's WSMan to the server for ``org``, as the partner admin, as ``tests/e2e/helpers.py``
+    connects (Basic over HTTPS, the server's certificate as the only CA)."""
+    from pypsrp.wsman import WSMan
+
+    return WSMan(
+        "127.0.0.1",
+        port=server.port,
+        path=f"powershell-liveid?DelegatedOrg={org}",
+        ssl=True,
+        auth="basic",
+        encryption="auto",
+        cert_validation=server.ca_file,
+        username=PARTNER_ADMIN,
+        password=PASSWORD,
+        operation_timeout=20,
+        read_timeout=read_timeout,
+    )
+
+
 # ============================================================================ raw WS-Man client
 
 
@@ -333,7 +356,12 @@ class StreamResult:
         return {MESSAGE_NAMES.get(k, hex(k)): v for k, v in sorted(self.counts.items())}
 
 
-def _envelope(action: str, to: str, body: str, *, shell_id: str | None, options: dict[str, str] | None) -> bytes:
+XPRESS_HEADER = '<rsp:CompressionType s:mustUnderstand="true">xpress</rsp:CompressionType>'
+
+
+def _envelope(
+    action: str, to: str, body: str, *, shell_id: str | None, options: dict[str, str] | None, extra: str = ""
+) -> bytes:
     selector = (
         f'<wsman:SelectorSet><wsman:Selector Name="ShellId">{shell_id}</wsman:Selector></wsman:SelectorSet>'
         if shell_id
@@ -358,7 +386,7 @@ def _envelope(action: str, to: str, body: str, *, shell_id: str | None, options:
         '<wsa:ReplyTo><wsa:Address s:mustUnderstand="true">'
         "http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</wsa:Address></wsa:ReplyTo>"
         f'<wsman:ResourceURI s:mustUnderstand="true">{EXCHANGE_RESOURCE}</wsman:ResourceURI>'
-        f"<wsa:To>{to}</wsa:To>{selector}{option_set}"
+        f"<wsa:To>{to}</wsa:To>{selector}{option_set}{extra}"
         f"</s:Header><s:Body>{body}</s:Body></s:Envelope>"
     ).encode()
 
@@ -366,7 +394,18 @@ def _envelope(action: str, to: str, body: str, *, shell_id: str | None, options:
 class RawClient:
     """One WS-Man connection (http.client, HTTP/1.1 keep-alive) to the server, as one account and org."""
 
-    def __init__(self, server: ServerProcess, org: str, *, user: str = PARTNER_ADMIN, password: str = PASSWORD) -> None:
+    def __init__(
+        self,
+        server: ServerProcess,
+        org: str,
+        *,
+        user: str = PARTNER_ADMIN,
+        password: str = PASSWORD,
+        compress: bool = False,
+    ) -> None:
+        #: Ask for xpress stream compression in the Create, as Windows PowerShell does by default;
+        #: the stream data then arrives framed (MS-WSMV <134>) and is unframed before counting.
+        self.compress = compress
         # http.client rather than httpx: its C-buffered reads keep the client's own cost per 500 KB
         # Receive low, so the figures say more about the server than about the client.
         import http.client
@@ -399,11 +438,17 @@ class RawClient:
         self.close()
 
     def post(
-        self, action: str, body: str, *, shell_id: str | None = None, options: dict[str, str] | None = None
+        self,
+        action: str,
+        body: str,
+        *,
+        shell_id: str | None = None,
+        options: dict[str, str] | None = None,
+        extra: str = "",
     ) -> bytes:
         import http.client
 
-        data = _envelope(action, self.url, body, shell_id=shell_id, options=options)
+        data = _envelope(action, self.url, body, shell_id=shell_id, options=options, extra=extra)
         for attempt in (1, 2):
             try:
                 self.http.request("POST", self.path, body=data, headers=self.headers)
@@ -420,6 +465,14 @@ class RawClient:
             m = _FAULT_CODE_RE.search(content)
             raise WSManError(response.status, int(m.group(1)) if m else None, content)
         return content
+
+    def stream_data(self, b64: bytes) -> bytes:
+        data = base64.b64decode(b64)
+        if self.compress:
+            from aobo.frontends.wsman import xpress
+
+            data = xpress.decode_stream(data, 1 << 24)
+        return data
 
     # -- session ------------------------------------------------------------------------------
 
@@ -438,7 +491,7 @@ class RawClient:
             "<rsp:OutputStreams>stdout</rsp:OutputStreams>"
             f'<creationXml xmlns="{NS_PWSH}">{base64.b64encode(creation.data).decode()}</creationXml></rsp:Shell>'
         )
-        self.post(ACTION_CREATE, body, options={"protocolversion": "2.3"})
+        self.post(ACTION_CREATE, body, options={"protocolversion": "2.3"}, extra=XPRESS_HEADER if self.compress else "")
         session = Session(self, shell_id, pool)
         while pool.state != RunspacePoolState.Opened:
             for data in session.receive_raw(None):
@@ -466,7 +519,7 @@ class Session:
             if exc.code == FAULT_TIMED_OUT:
                 return []
             raise
-        return [base64.b64decode(m) for m in _STREAM_RE.findall(content)]
+        return [self.client.stream_data(m) for m in _STREAM_RE.findall(content)]
 
     def command(self, command: str, parameters: dict[str, Any] | None = None, *more: tuple[str, dict[str, Any]]) -> str:
         """Send one pipeline (commands with named parameters) with Command; returns its CommandId."""
@@ -517,6 +570,7 @@ class Session:
         cid = f' CommandId="{command_id}"'
         body = f"<rsp:Receive><rsp:DesiredStream{cid}>stdout</rsp:DesiredStream></rsp:Receive>"
         post = self.client.post
+        stream_data = self.client.stream_data
         log = result.receive_log
         while result.final_state is None:
             sent = time.perf_counter()
@@ -530,7 +584,7 @@ class Session:
             result.receives += 1
             result.wire_bytes += len(content)
             for b64 in _STREAM_RE.findall(content):
-                data = base64.b64decode(b64)
+                data = stream_data(b64)
                 result.payload_bytes += len(data)
                 off, end_all = 0, len(data)
                 while off < end_all:

@@ -34,8 +34,6 @@ import time
 from typing import Any
 
 from _common import (
-    PARTNER_ADMIN,
-    PASSWORD,
     RESULTS_DIR,
     ROOT,
     CpuMeter,
@@ -45,6 +43,7 @@ from _common import (
     parse_collapsed,
     print_profile,
     print_table,
+    pypsrp_wsman,
     pyspy_path,
     summary_ms,
     wait_for_quiet,
@@ -56,30 +55,12 @@ TARGET_OPEN_P50_MS = 20.0
 TARGET_ROUNDTRIP_P50_MS = 15.0
 
 
-def make_wsman(server: ServerProcess, org: str) -> Any:
-    from pypsrp.wsman import WSMan
-
-    return WSMan(
-        "127.0.0.1",
-        port=server.port,
-        path=f"powershell-liveid?DelegatedOrg={org}",
-        ssl=True,
-        auth="basic",
-        encryption="auto",
-        cert_validation=server.ca_file,
-        username=PARTNER_ADMIN,
-        password=PASSWORD,
-        operation_timeout=20,
-        read_timeout=30,
-    )
-
-
 def bench_open(server: ServerProcess, org: str, n: int) -> dict[str, Any]:
     from pypsrp.powershell import RunspacePool
 
     open_s: list[float] = []
     total_s: list[float] = []
-    with make_wsman(server, org) as wsman:
+    with pypsrp_wsman(server, org) as wsman:
         for i in range(n + 5):
             t0 = time.perf_counter()
             pool = RunspacePool(wsman, configuration_name="Microsoft.Exchange")
@@ -126,7 +107,7 @@ def bench_calls(server: ServerProcess, org: str, identity: str, n: int) -> dict[
     from pypsrp.powershell import PowerShell, RunspacePool
 
     variants: dict[str, Any] = {}
-    with make_wsman(server, org) as wsman:
+    with pypsrp_wsman(server, org) as wsman:
         for label, select in (("Get-Mailbox -Identity", False), ("Get-Mailbox -Identity | Select-Object", True)):
             pool = RunspacePool(wsman, configuration_name="Microsoft.Exchange")
             pool.open()  # a fresh session each: the server compiles its template after 16 mailboxes

@@ -54,6 +54,7 @@ from _common import (
     print_profile,
     print_table,
     proc_status_kib,
+    pypsrp_wsman,
     pyspy_path,
     wait_for_quiet,
     write_results,
@@ -157,21 +158,8 @@ def toolkit_async(server: ServerProcess, size: Size) -> dict[str, Any]:
 
 def pypsrp_client(server: ServerProcess, size: Size) -> dict[str, Any]:
     from pypsrp.powershell import PowerShell, RunspacePool
-    from pypsrp.wsman import WSMan
 
-    wsman = WSMan(
-        "127.0.0.1",
-        port=server.port,
-        path=f"powershell-liveid?DelegatedOrg={size.tenant}",
-        ssl=True,
-        auth="basic",
-        encryption="auto",
-        cert_validation=server.ca_file,
-        username=PARTNER_ADMIN,
-        password=PASSWORD,
-        operation_timeout=20,
-        read_timeout=60,
-    )
+    wsman = pypsrp_wsman(server, size.tenant)
     with wsman, RunspacePool(wsman, configuration_name="Microsoft.Exchange") as pool:
 
         def run() -> tuple[int, Any]:
