@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -212,3 +213,35 @@ def test_default_registry_contents() -> None:
         assert d.area in roles.ALL_AREAS, d.name
         if d.verb == "Remove":
             assert d.confirm_impact == "High", d.name
+
+
+@pytest.mark.parametrize(
+    ("pattern", "name", "expected"),
+    [
+        ("*", "", True),
+        ("", "", True),
+        ("?", "", False),
+        ("a*b*c", "aXXbYYc", True),
+        ("a*b*c", "aXXbYY", False),
+        ("*a", "banana", True),
+        ("*an*a", "banana", True),
+        ("b*n", "banana", False),
+        ("[z-a]*", "zebra", False),  # a reversed range matches nothing
+        ("[A-C]ar", "bar", True),
+        ("[", "[", True),  # an unclosed bracket is a literal
+        ("***x", "abx", True),
+        ("a`?", "a?", True),
+        ("a`?", "ab", False),
+    ],
+)
+def test_wildcard_edges(pattern: str, name: str, expected: bool) -> None:
+    assert matches(pattern, name) is expected
+
+
+def test_wildcards_cannot_backtrack_exponentially() -> None:
+    # A regular expression takes minutes on this, holding the interpreter lock.
+    pattern = "*?" * 40 + "*x"
+    started = time.perf_counter()
+    assert matches(pattern, "a" * 2000) is False
+    assert matches(pattern, "a" * 2000 + "x") is True
+    assert time.perf_counter() - started < 2.0

@@ -202,39 +202,96 @@ def has_wildcards(pattern: str) -> bool:
     return any(c in _WILDCARD_CHARS for c in pattern)
 
 
-@lru_cache(maxsize=512)
-def wildcard(pattern: str) -> re.Pattern[str]:
-    """PowerShell's WildcardPattern (``*``, ``?``, ``[a-z]``, backtick escapes), case-insensitive."""
-    out: list[str] = []
-    i = 0
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "`" and i + 1 < len(pattern):
-            out.append(re.escape(pattern[i + 1]))
-            i += 2
-            continue
-        if c == "*":
-            out.append(".*")
-        elif c == "?":
-            out.append(".")
-        elif c == "[":
-            end = pattern.find("]", i + 1)
-            if end == -1:
-                out.append(re.escape(c))
+_STAR: Final = object()  # any run of characters
+_ANY: Final = object()  # any one character
+
+
+class Wildcard:
+    """PowerShell's WildcardPattern (``*``, ``?``, ``[abc]``, ``[a-z]``, backtick escapes),
+    case-insensitive, anchored at both ends.
+
+    Matched by a two-pointer walk that only ever backs up to the last ``*``: linear for one ``*``,
+    at most ``len(pattern) * len(text)`` steps whatever the pattern. A regular expression would
+    backtrack exponentially on ``*?*?*?*?*x`` and hold the interpreter lock meanwhile, and the
+    pattern comes from the caller (``-Name``, ``-TypeName``, ``-Identity``).
+    """
+
+    __slots__ = ("_tokens",)
+    _tokens: list[object]
+
+    def __init__(self, pattern: str) -> None:
+        # A token is _STAR, _ANY, a one-character literal (an escaped ` * ` is a literal), or a [class].
+        tokens: list[object] = []
+        i = 0
+        while i < len(pattern):
+            c = pattern[i]
+            if c == "`" and i + 1 < len(pattern):
+                tokens.append(pattern[i + 1].lower())
+                i += 2
+                continue
+            if c == "[" and (end := pattern.find("]", i + 1)) != -1:
+                tokens.append(_CharClass(pattern[i + 1 : end]))
+                i = end + 1
+                continue
+            if c == "*" and tokens and tokens[-1] is _STAR:
+                i += 1  # ** is *
+                continue
+            tokens.append(_STAR if c == "*" else _ANY if c == "?" else c.lower())
+            i += 1
+        self._tokens = tokens
+
+    def match(self, text: str) -> bool:
+        tokens, text = self._tokens, text.lower()
+        t = p = 0
+        star = -1  # the token index after the last "*" seen, and where in the text it began
+        resume = 0
+        while t < len(text):
+            token = tokens[p] if p < len(tokens) else None
+            if token is _STAR:
+                star, resume = p + 1, t
+                p += 1
+            elif token is not None and (
+                token is _ANY or (token.has(text[t]) if isinstance(token, _CharClass) else token == text[t])
+            ):
+                t += 1
+                p += 1
+            elif star != -1:
+                resume += 1  # let the last "*" take one more character
+                t, p = resume, star
             else:
-                body = pattern[i + 1 : end].replace("\\", "\\\\").replace("^", "\\^")
-                out.append(f"[{body}]")
-                i = end
-        else:
-            out.append(re.escape(c))
-        i += 1
-    return re.compile("".join(out) + r"\Z", re.IGNORECASE | re.DOTALL)
+                return False
+        return all(token is _STAR for token in tokens[p:])
+
+
+class _CharClass(tuple[tuple[str, str], ...]):
+    """``[abc]`` or ``[a-z]`` (ranges and single characters mixed) as (low, high) pairs, lower-cased;
+    a reversed range matches nothing, as in PowerShell."""
+
+    def __new__(cls, body: str) -> _CharClass:
+        pairs: list[tuple[str, str]] = []
+        i = 0
+        while i < len(body):
+            if i + 2 < len(body) and body[i + 1] == "-":
+                pairs.append((body[i].lower(), body[i + 2].lower()))
+                i += 3
+            else:
+                pairs.append((body[i].lower(), body[i].lower()))
+                i += 1
+        return super().__new__(cls, pairs)
+
+    def has(self, char: str) -> bool:
+        return any(low <= char <= high for low, high in self)
+
+
+@lru_cache(maxsize=512)
+def wildcard(pattern: str) -> Wildcard:
+    return Wildcard(pattern)
 
 
 def matches(pattern: str, name: str) -> bool:
     if not has_wildcards(pattern):
         return pattern.replace("`", "").lower() == name.lower()
-    return wildcard(pattern).match(name) is not None
+    return wildcard(pattern).match(name)
 
 
 # --- registry ----------------------------------------------------------------------------------

@@ -108,11 +108,11 @@ def _anr(text: str) -> Callable[[Any], bool]:
 
 
 def _pattern(pattern: str) -> Callable[[ExchangeObject], bool]:
-    regex = wildcard(pattern)
+    wanted = wildcard(pattern)
 
     def match(obj: ExchangeObject) -> bool:
         names = ("Name", "Alias", "DisplayName", "PrimarySmtpAddress", "UserPrincipalName")
-        return any(regex.match(str(obj.get(n) or "")) is not None for n in names)
+        return any(wanted.match(str(obj.get(n) or "")) for n in names)
 
     return match
 
