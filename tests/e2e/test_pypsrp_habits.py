@@ -56,3 +56,15 @@ def test_an_audit_loop_that_never_closes_its_pipelines(rps: Endpoint) -> None:
         ps.add_cmdlet("Get-Mailbox").add_parameter("Identity", addresses[0])
         (mailbox,) = ps.invoke()
         assert str(mailbox.extended_properties["PrimarySmtpAddress"]) == addresses[0]
+
+
+def test_one_powershell_object_invoked_again_and_again(rps: Endpoint) -> None:
+    # pypsrp reuses the pipeline id for each invoke() of one PowerShell object, right after the
+    # previous one's Signal terminate: the retirement of the previous run must not get in the way.
+    with rps.pool(PARTNER_ADMIN, "contoso.onmicrosoft.com") as pool:
+        ps = PowerShell(pool)
+        ps.add_cmdlet("Get-Mailbox").add_parameter("ResultSize", 2)
+        for i in range(50):
+            output = ps.invoke()
+            assert ps.state == PSInvocationState.COMPLETED, (i, ps.streams.error)
+            assert len(output) == 2 * (i + 1), i  # pypsrp keeps adding to the same output list

@@ -21,7 +21,7 @@ from psrpcore.types import PSInvocationState
 from aobo.frontends.wsman import namespaces as ns
 from tests import xpress_support
 from tests.e2e.helpers import PARTNER_ADMIN, Endpoint
-from tests.e2e.windows_client import PS_VERSION, DotNetVersion, WindowsPowerShell
+from tests.e2e.windows_client import CREATE_PIPELINE, PS_VERSION, DotNetVersion, WindowsPowerShell, create_pipeline_xml
 from tests.e2e.wsman_raw import fault_of, q
 
 pytestmark = pytest.mark.skipif(
@@ -243,6 +243,102 @@ def test_disconnect_pssession_is_refused_and_the_session_goes_on(rps: Endpoint) 
         assert fault.code == 2150858771 and fault.subcode == "a:ActionNotSupported"
         assert fault.reason == f"The action is not supported by the service: {ns.SHELL}/Disconnect"
         assert _outputs(shell.invoke("Get-Mailbox", {"ResultSize": 1}))
+    finally:
+        shell.delete()
+        shell.close()
+
+
+def test_one_send_decodes_to_at_most_its_budget_over_all_its_streams(rps: Endpoint) -> None:
+    # Each stream alone is within the per-Send budget (4 x 512,000 bytes); together they are not.
+    block = xpress_support.xpress_huffman_compress(bytes(65536))
+    assert block is not None
+    stream = base64.b64encode((struct.pack("<HH", 65535, len(block) - 1) + block) * 24).decode()  # 1.5 MiB each
+    shell = _client(rps)
+    try:
+        shell.open()
+        waiting = shell.start_with_input("Get-Mailbox", uuid.uuid4())
+        streams = "".join(f'<rsp:Stream Name="stdin" CommandId="{waiting}">{stream}</rsp:Stream>' for _ in range(2))
+        response = shell.post(shell.envelope(ns.ACTION_SEND, f'<rsp:Send xmlns:rsp="{ns.SHELL}">{streams}</rsp:Send>'))
+        assert response.status_code == 500
+        assert "over the limit" in fault_of(response.content).reason
+        shell.signal_terminate(waiting)
+        assert _outputs(shell.invoke("Get-Mailbox", {"ResultSize": 1}))
+    finally:
+        shell.delete()
+        shell.close()
+
+
+def test_a_finished_commands_id_may_start_another(rps: Endpoint) -> None:
+    shell = _client(rps)
+    try:
+        shell.open()
+        pid = uuid.uuid4()
+        clixml = create_pipeline_xml([("Get-Mailbox", {"ResultSize": 1})], no_input=True, host_info=shell.host_info)
+
+        def run_once() -> str:
+            ps = psrpcore.ClientPowerShell(shell.pool, pipeline_id=pid)
+            ps.state = PSInvocationState.Running
+            cid = shell.start(CREATE_PIPELINE, clixml, "Get-Mailbox", pid)
+            events = []
+            while ps.state not in (PSInvocationState.Completed, PSInvocationState.Failed):
+                events += shell.feed(shell.receive(cid), pid)
+            assert len(_outputs(events)) == 1
+            return cid
+
+        cid = run_once()
+        # Read to the end, never closed: a late Receive still says Done ...
+        late = shell.receive(cid)
+        state = late.find(f".//{q(ns.SHELL, 'CommandState')}")
+        assert state is not None and state.get("State") == ns.COMMAND_STATE_DONE
+        # ... and the id may start another pipeline at once, as pypsrp's next invoke() does,
+        assert run_once() == cid
+        # or after its Signal terminate, as Windows releases it.
+        shell.signal_terminate(cid)
+        assert run_once() == cid
+        # A live command's id may not.
+        waiting = shell.start_with_input("Get-Mailbox", uuid.uuid4())
+        again = shell.post(
+            shell.envelope(
+                ns.ACTION_COMMAND,
+                f'<rsp:CommandLine xmlns:rsp="{ns.SHELL}" CommandId="{waiting}"><rsp:Command>x</rsp:Command>'
+                f"<rsp:Arguments>{base64.b64encode(b'x' * 70).decode()}</rsp:Arguments></rsp:CommandLine>",
+            )
+        )
+        assert again.status_code == 500
+        assert fault_of(again.content).reason == f"A command with CommandId {waiting} already exists."
+        shell.signal_terminate(waiting)
+    finally:
+        shell.delete()
+        shell.close()
+
+
+def test_a_confirm_prompt_answered_through_a_compressed_pr_stream(rps: Endpoint) -> None:
+    # The console host of 5.1 can prompt: -Confirm reaches it as a PIPELINE_HOST_CALL, and the
+    # answer comes back as a PIPELINE_HOST_RESPONSE on the "pr" stream, xpress-framed like any Send.
+    shell = _client(rps)
+    try:
+        shell.open()
+        (first,) = _outputs(shell.invoke("Get-Mailbox", {"ResultSize": 1}))
+        name, display = str(_prop(first, "Name")), str(_prop(first, "DisplayName"))
+        pid = uuid.uuid4()
+        ps = psrpcore.ClientPowerShell(shell.pool, pipeline_id=pid)
+        ps.state = PSInvocationState.Running
+        parameters = {"Identity": name, "DisplayName": "Never Set", "Confirm": True}
+        clixml = create_pipeline_xml([("Set-Mailbox", parameters)], no_input=True, host_info=shell.host_info)
+        cid = shell.start(CREATE_PIPELINE, clixml, "Set-Mailbox", pid)
+        prompts = []
+        while ps.state not in (PSInvocationState.Completed, PSInvocationState.Failed):
+            for event in shell.feed(shell.receive(cid), pid):
+                if isinstance(event, psrpcore.PipelineHostCallEvent):
+                    prompts.append(event)
+                    ps.host_response(event.ci, 2)  # No
+                    payload = shell.pool.data_to_send()
+                    assert payload is not None
+                    shell.send(cid, payload.data, stream="pr")
+        shell.signal_terminate(cid)
+        assert len(prompts) == 1 and ps.state == PSInvocationState.Completed
+        (after,) = _outputs(shell.invoke("Get-Mailbox", {"Identity": name}))
+        assert str(_prop(after, "DisplayName")) == display
     finally:
         shell.delete()
         shell.close()

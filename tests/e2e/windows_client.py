@@ -218,7 +218,7 @@ class WindowsPowerShell:
             pass
         self.block_counts: list[int] = []  # blocks per received rsp:Stream
         self.compressed_sends = 0
-        self._host_info = ""
+        self.host_info = ""
 
     def close(self) -> None:
         self.http.close()
@@ -276,7 +276,7 @@ class WindowsPowerShell:
             rb'<Obj N="HostInfo" RefId="6">.*?<B N="_useRunspaceHost">false</B></MS></Obj>', creation, re.S
         )
         assert host is not None
-        self._host_info = host.group(0).decode()
+        self.host_info = host.group(0).decode()
         text = text.replace(creation_b64.group(1), base64.b64encode(creation).decode())
         text = text.replace(CAPTURED_SHELL_ID, self.shell_id)
         text = re.sub(r"<a:To>[^<]*</a:To>", f"<a:To>{escape(self.url)}</a:To>", text)
@@ -330,14 +330,14 @@ class WindowsPowerShell:
         assert root.findtext(f".//{q(ns.SHELL, 'CommandId')}") == command_id
         return command_id
 
-    def send(self, command_id: str, data: bytes) -> None:
+    def send(self, command_id: str, data: bytes, stream: str = "stdin") -> None:
         if self.compress:
             framed = xpress_support.frame_like_windows(data)
             if any(original != compressed for original, compressed in _block_sizes(framed)):
                 self.compressed_sends += 1
             data = framed
         body = (
-            f'<rsp:Send xmlns:rsp="{ns.SHELL}"><rsp:Stream Name="stdin" CommandId="{command_id}">'
+            f'<rsp:Send xmlns:rsp="{ns.SHELL}"><rsp:Stream Name="{stream}" CommandId="{command_id}">'
             f"{base64.b64encode(data).decode()}</rsp:Stream></rsp:Send>"
         )
         self.ok(self.envelope(ns.ACTION_SEND, body))
@@ -359,7 +359,7 @@ class WindowsPowerShell:
 
     def start_with_input(self, command: str, pid: uuid.UUID) -> str:
         """A pipeline that waits for piped input (nothing sent yet)."""
-        clixml = create_pipeline_xml([(command, {})], no_input=False, host_info=self._host_info)
+        clixml = create_pipeline_xml([(command, {})], no_input=False, host_info=self.host_info)
         return self.start(CREATE_PIPELINE, clixml, command, pid)
 
     def run(
@@ -398,7 +398,7 @@ class WindowsPowerShell:
         return self.invoke_pipeline([(command, parameters or {})], input=input)
 
     def invoke_pipeline(self, commands: Commands, *, input: list[str] | None = None) -> list[psrpcore.PSRPEvent]:
-        clixml = create_pipeline_xml(commands, no_input=input is None, host_info=self._host_info)
+        clixml = create_pipeline_xml(commands, no_input=input is None, host_info=self.host_info)
         return self.run(CREATE_PIPELINE, clixml, " | ".join(name for name, _ in commands), input=input)
 
     # --- Remove-PSSession

@@ -824,16 +824,17 @@ def test_only_running_pipelines_count_toward_the_pool_limit() -> None:
     async def body(h: Harness) -> None:
         await h.open()
         # Finished, unread and never closed: they do not hold a running slot.
-        for _ in range(runspace_module.MAX_PIPELINES):
+        for _ in range(runspace_module.MAX_UNREAD_PIPELINES - 1):
             h.start(h.command())
         h.join_workers()
         waiting = [h.start(h.command(no_input=False)) for _ in range(runspace_module.MAX_PIPELINES)]
         with pytest.raises(RunspaceError, match=f"already has {runspace_module.MAX_PIPELINES} running pipelines"):
             h.start(h.command(no_input=False))
-        # Once one of them finishes (stopped), there is room again.
+        # Once one of them has finished (stopped) and been read, there is room again.
         h.runspace.stop(waiting[0])
         await h.finish(waiting[0])
-        h.start(h.command())
+        h.runspace.close_pipeline(waiting[0])  # what the service does after the Receive that says Done
+        h.start(h.command(no_input=False))
 
     serve(body)
 
@@ -872,3 +873,24 @@ def test_the_final_state_always_comes_with_done() -> None:
             h.runspace.close_pipeline(pid)
 
     serve(body, run=run)
+
+
+def test_pipeline_input_is_capped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runspace_module, "MAX_PIPELINE_INPUT", 4096)
+
+    async def body(h: Harness) -> None:
+        await h.open()
+        ps = h.command("Get-Mailbox", no_input=False)
+        pid = h.start(ps)
+        for i in range(10):
+            ps.send("x" * 300)
+            if i < 5:
+                h.send_input(pid)
+        with pytest.raises(RunspaceError, match="input exceeds 4096 bytes"):
+            for _ in range(10):
+                ps.send("x" * 300)
+                h.send_input(pid)
+        h.runspace.stop(pid)
+
+    h = serve(body)
+    assert h.calls == []  # the pipeline never ran on part of its input

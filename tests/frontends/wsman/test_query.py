@@ -26,6 +26,8 @@ from aobo.frontends.wsman.query import ConnectionQuery, connection_query, parse_
         ("delegatedorg=contoso%2Eonmicrosoft.com", ConnectionQuery("contoso.onmicrosoft.com")),
         ("DELEGATEDORG=a.onmicrosoft.com&DelegatedOrg=b.onmicrosoft.com", ConnectionQuery("a.onmicrosoft.com")),
         ("basicauthtooauthconversion=TRUE", ConnectionQuery(None, True)),
+        # Only a version is kept for the log: not a forged log line.
+        ("PSVersion=5.1%0Aforged entry", ConnectionQuery()),
         ("BasicAuthToOAuthConversion=false;PSVersion=3.0", ConnectionQuery(None, False, "3.0")),
         # Empty parts and values, unknown keys: nothing breaks.
         ("", ConnectionQuery()),

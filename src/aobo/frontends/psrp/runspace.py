@@ -49,9 +49,11 @@ HIGH_WATER = 1024 * 1024
 #: Running pipelines one runspace pool may hold at once (PowerShell clients run one at a time).
 MAX_PIPELINES = 16
 #: Finished pipelines whose output the client has not read yet (each may hold up to HIGH_WATER).
-MAX_UNREAD_PIPELINES = 64
+MAX_UNREAD_PIPELINES = 16
 #: Largest PSRP message a client may send in pieces (Exchange cmdlet input is small).
 MAX_PARTIAL_MESSAGE = 16 * 1024 * 1024
+#: PSRP bytes of input one pipeline may be sent: the input is kept until the pipeline starts.
+MAX_PIPELINE_INPUT = 16 * 1024 * 1024
 #: Output is handed to the outbox in chunks of about this size, or after this many seconds.
 FLUSH_BYTES = FRAGMENT_SIZE - 1024
 FLUSH_INTERVAL = 0.02
@@ -164,6 +166,7 @@ class PipelineRun:
     pipe: psrpcore.ServerPipeline
     outbox: Outbox
     input: list[Any] = field(default_factory=list)
+    input_bytes: int = 0
     stopping: threading.Event = field(default_factory=threading.Event)
     started: bool = False
     closed: bool = False
@@ -243,8 +246,12 @@ class Runspace:
                     f"The runspace pool already has {MAX_UNREAD_PIPELINES} finished pipelines whose output was "
                     "not received; receive or close them first."
                 )
-            if pid in self.pipelines:
-                raise RunspaceError(f"A pipeline with id {pid} already exists.")
+            if (old := self.pipelines.get(pid)) is not None:
+                if not (old.outbox.finished and not old.outbox.chunks):
+                    raise RunspaceError(f"A pipeline with id {pid} already exists.")
+                # Read to the end, and the client reuses its id (pypsrp's second invoke() of one
+                # PowerShell object) before the retirement got to close it.
+                self._forget(old)
             run = PipelineRun(pid, psrpcore.ServerPipeline(self.pool, pid), Outbox())
             self.pipelines[pid] = run
             self.outboxes[pid] = run.outbox
@@ -262,6 +269,12 @@ class Runspace:
         _check_fragments(data)
         stream_type = psrpcore.StreamType.prompt_response if stream == "pr" else psrpcore.StreamType.default
         with self.lock:
+            if (run := self.pipelines.get(pid) if pid else None) is not None:
+                run.input_bytes += len(data)
+                if run.input_bytes > MAX_PIPELINE_INPUT:
+                    raise RunspaceError(
+                        f"The pipeline's input exceeds {MAX_PIPELINE_INPUT} bytes; send it in several commands."
+                    )
             self._feed(data, stream_type, pid)
             self._drain()
 
@@ -400,9 +413,10 @@ class Runspace:
         self._submit(lambda: self._execute(run))
 
     def stop(self, pid: uuid.UUID) -> None:
-        run = self.pipelines.get(pid)
-        if run is None:
-            return
+        if (run := self.pipelines.get(pid)) is not None:
+            self._stop(run)
+
+    def _stop(self, run: PipelineRun) -> None:
         run.stopping.set()
         self._wake(run.outbox)
         with self.lock:
@@ -414,16 +428,24 @@ class Runspace:
                 run.pipe.stop()
                 self._finish(run)
 
-    def close_pipeline(self, pid: uuid.UUID) -> None:
-        self.stop(pid)
+    def close_pipeline(self, pid: uuid.UUID, only: PipelineRun | None = None) -> None:
+        """Stop and forget the pipeline ``pid``; with ``only``, just when that is still the one
+        (a client may reuse a pipeline id once it has closed the first: pypsrp's second ``invoke``)."""
+        run = self.pipelines.get(pid)
+        if run is None or (only is not None and run is not only):
+            return
+        self._stop(run)
         with self.lock:
-            run = self.pipelines.pop(pid, None)
-            outbox = self.outboxes.pop(pid, None)
-            if run is not None:
-                run.closed = True
-                self.pool.pipeline_table.pop(pid, None)
-            if outbox is not None:
-                self._wake(outbox)  # a Receive parked on it returns now
+            if self.pipelines.get(pid) is run:
+                self._forget(run)
+
+    def _forget(self, run: PipelineRun) -> None:
+        """Drop a pipeline from the pool. Caller holds the lock."""
+        del self.pipelines[run.pid]
+        run.closed = True
+        self.pool.pipeline_table.pop(run.pid, None)
+        if (outbox := self.outboxes.pop(run.pid, None)) is not None:
+            self._wake(outbox)  # a Receive parked on it returns now
 
     def close(self) -> None:
         for pid in list(self.pipelines):

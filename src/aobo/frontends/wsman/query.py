@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
 _SEPARATORS = re.compile(r"[&;]")
+_VERSION = re.compile(r"\d{1,10}(\.\d{1,10}){0,3}")
 #: A query longer than this is not a client's connection URI; the rest is ignored.
 MAX_QUERY_LENGTH = 4096
 
@@ -53,5 +54,6 @@ def connection_query(query: str) -> ConnectionQuery:
     return ConnectionQuery(
         delegated_org=values.get("delegatedorg") or None,
         oauth_conversion=values.get("basicauthtooauthconversion", "").lower() in ("true", "1", "yes"),
-        ps_version=values.get("psversion") or None,
+        # Only a version goes to the log: anything else (a line break, say) is dropped.
+        ps_version=version if _VERSION.fullmatch(version := values.get("psversion", "")) else None,
     )

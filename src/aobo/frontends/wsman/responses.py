@@ -126,11 +126,11 @@ def receive_response(
     if command_id:
         if done:
             state = (
-                f'<rsp:CommandState CommandId="{command_id}" State="{ns.COMMAND_STATE_DONE}">'
+                f'<rsp:CommandState CommandId={quoteattr(command_id)} State="{ns.COMMAND_STATE_DONE}">'
                 "<rsp:ExitCode>0</rsp:ExitCode></rsp:CommandState>"
             )
         else:
-            state = f'<rsp:CommandState CommandId="{command_id}" State="{ns.COMMAND_STATE_RUNNING}"/>'
+            state = f'<rsp:CommandState CommandId={quoteattr(command_id)} State="{ns.COMMAND_STATE_RUNNING}"/>'
         parts.append(state.encode())
     parts.append(b"</rsp:ReceiveResponse>")
     head, tail = _envelope(request, "\0").split(b"\0")

@@ -8,6 +8,7 @@ HTTP side. Each action returns the response envelope or raises :class:`WSManFaul
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -49,7 +50,7 @@ SELECTOR_FILTER = "http://schemas.dmtf.org/wbem/wsman/1/wsman/SelectorFilter"
 ENUMERATION_TTL = 60.0
 #: Open enumeration contexts kept per account; a further Enumerate drops that account's oldest.
 MAX_ENUMERATIONS_PER_OWNER = 8
-#: Decompressed bytes one Send may carry, in MaxEnvelopeSizes.
+#: Decompressed bytes one Send may carry, all its streams together, in MaxEnvelopeSizes.
 XPRESS_EXPANSION = 4
 
 
@@ -331,10 +332,8 @@ class WSManService:
         command_id = (line.get("CommandId") or str(uuid.uuid4())).upper()
         arguments = decode_base64(line.findtext(f"{{{ns.SHELL}}}Arguments"), "command Arguments")
         self._recheck_scope(shell)
-        with shell.lock:  # of two concurrent Commands with one CommandId, exactly one proceeds
-            if command_id in shell.commands:
-                raise faults.invalid_message(f"A command with CommandId {command_id} already exists.")
-            shell.commands[command_id] = None
+        if not shell.claim(command_id):  # of two concurrent Commands with one CommandId, one proceeds
+            raise faults.invalid_message(f"A command with CommandId {command_id} already exists.")
         try:
             pid = shell.runspace.create_pipeline(arguments)
         except RunspaceError as exc:
@@ -372,30 +371,29 @@ class WSManService:
         send = request.first(ns.SHELL, "Send")
         if send is None:
             raise faults.invalid_message("Send needs a rsp:Send element.")
+        # Every stream is read and decoded before any reaches the runspace: a Send refused for one
+        # of them leaves nothing half-fed. One budget for all of them: a client cuts its PSRP data
+        # to fit the envelope before WinRM compresses it, so a Send never decodes to more than a
+        # few envelopes' worth.
+        room = XPRESS_EXPANSION * self.settings.max_envelope_size
+        inputs: list[tuple[bytes, str, uuid.UUID | None]] = []
         for stream in send.findall(f"{{{ns.SHELL}}}Stream"):
             name = stream.get("Name", "stdin")
             if name not in ("stdin", "pr"):
                 raise faults.invalid_message(f"Unknown input stream '{name}'.")
             data = decode_base64(stream.text, "stream data")
             if shell.compressed:
-                data = self._decompress(data)
+                data = _decompress(data, room)
+                room -= len(data)
             command_id = stream.get("CommandId")
-            pid = self._pipeline_for(shell, command_id) if command_id else None
+            inputs.append((data, name, self._pipeline_for(shell, command_id) if command_id else None))
+        for data, name, pid in inputs:
             if data:
                 try:
                     shell.runspace.send(data, name, pid)
                 except RunspaceError as exc:
                     raise faults.invalid_message(str(exc)) from None
         return responses.send_response(request)
-
-    def _decompress(self, data: bytes) -> bytes:
-        # A client cuts its PSRP data to fit the envelope before WinRM compresses it, so one Send
-        # never holds more than a few envelopes' worth; the cap stops decompression bombs.
-        limit = XPRESS_EXPANSION * self.settings.max_envelope_size
-        try:
-            return xpress.decode_stream(data, limit)
-        except xpress.XpressError as exc:
-            raise faults.invalid_message(f"The stream data is not valid xpress-compressed data: {exc}") from None
 
     def signal(self, request: WSManRequest, shell: Shell) -> bytes:
         signal = request.first(ns.SHELL, "Signal")
@@ -405,9 +403,11 @@ class WSManService:
         command_id = (signal.get("CommandId") or "").upper()
         if code not in ns.SIGNAL_CTRL_C and code.lower() != ns.SIGNAL_TERMINATE:
             raise faults.invalid_message(f"Unknown signal code '{code}'.")
-        if shell.is_retired(command_id):  # finished and read: nothing left to stop or close
+        pid = self._pipeline_or_retired(shell, command_id)
+        if pid is None:  # finished and read: nothing left to stop or close
+            if code.lower() == ns.SIGNAL_TERMINATE:
+                shell.forget(command_id)  # released: the client may use the CommandId again
             return responses.signal_response(request)
-        pid = self._pipeline_for(shell, command_id)
         if code in ns.SIGNAL_CTRL_C:
             shell.runspace.stop(pid)
         elif code.lower() == ns.SIGNAL_TERMINATE:
@@ -421,6 +421,14 @@ class WSManService:
             raise faults.unknown_command(command_id)
         return pid
 
+    def _pipeline_or_retired(self, shell: Shell, command_id: str) -> uuid.UUID | None:
+        """The command's pipeline, or None when it finished and was read (a tombstone). The live
+        table is read first: ``Shell.retire`` tombstones a command before it leaves the table."""
+        pid = shell.commands.get(command_id)
+        if pid is None and not shell.is_retired(command_id):
+            raise faults.unknown_command(command_id)
+        return pid
+
     # ----------------------------------------------------------------- Receive
 
     async def receive(self, request: WSManRequest, shell: Shell) -> bytes:
@@ -429,9 +437,9 @@ class WSManService:
             raise faults.invalid_message("Receive needs a rsp:Receive element.")
         desired = receive.find(f"{{{ns.SHELL}}}DesiredStream")
         command_id = (desired.get("CommandId") or "").upper() if desired is not None else ""
-        if command_id and shell.is_retired(command_id):
+        pid = self._pipeline_or_retired(shell, command_id) if command_id else None
+        if command_id and pid is None:  # finished and read before: Done again, with nothing
             return responses.receive_response(request, [], command_id, True, compressed=shell.compressed)
-        pid = self._pipeline_for(shell, command_id) if command_id else None
         timeout = self.settings.default_operation_timeout
         if request.operation_timeout is not None:  # PT0S means "answer at once", not "use the default"
             timeout = request.operation_timeout
@@ -442,7 +450,9 @@ class WSManService:
         try:
             result = await shell.runspace.receive(pid, budget, timeout)
         except KeyError:
-            raise faults.unknown_command(command_id) from None
+            if not shell.is_retired(command_id):  # closed meanwhile (Signal terminate, retirement)
+                raise faults.unknown_command(command_id) from None
+            return responses.receive_response(request, [], command_id, True, compressed=shell.compressed)
         if result is None:
             if shell.runspace.closed:
                 raise faults.unknown_shell(shell.shell_id)
@@ -451,13 +461,14 @@ class WSManService:
         self.receives_answered += 1
         if done and pid is not None:
             # Its output is all read: only a tombstone stays, so a pool whose pipelines are never
-            # closed keeps serving with flat memory.
-            self.executor.submit(self._retire, shell, command_id, pid).add_done_callback(_log_failure)
+            # closed keeps serving with flat memory. The tombstone comes first, at once, so the
+            # Signal terminate Windows sends next finds it; the pipeline is closed off the loop,
+            # and only if it is still this one (a client may reuse the id once it has terminated it).
+            run = shell.runspace.pipelines.get(pid)
+            shell.retire(command_id)
+            with contextlib.suppress(RuntimeError):  # the service is shutting down: close() does it
+                self.executor.submit(shell.runspace.close_pipeline, pid, run).add_done_callback(_log_failure)
         return responses.receive_response(request, chunks, command_id or None, done, compressed=shell.compressed)
-
-    def _retire(self, shell: Shell, command_id: str, pid: uuid.UUID) -> None:
-        shell.runspace.close_pipeline(pid)
-        shell.retire(command_id)
 
     # ----------------------------------------------------------------- Enumerate / Pull / Release
 
@@ -561,6 +572,13 @@ class WSManService:
             self.close_shell(shell)
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.pipeline_executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _decompress(data: bytes, room: int) -> bytes:
+    try:
+        return xpress.decode_stream(data, room)
+    except xpress.XpressError as exc:
+        raise faults.invalid_message(f"The stream data is not valid xpress-compressed data: {exc}") from None
 
 
 def _max_elements(text: str | None) -> int:

@@ -80,31 +80,47 @@ class Shell:
     #: was received to the end, newest last: a later Signal or Receive for one still succeeds.
     #: Windows sends Signal terminate after every command; pypsrp scripts often never do, so only
     #: the newest RETIRED_COMMANDS are remembered.
-    retired: OrderedDict[int, None] = field(default_factory=OrderedDict)
+    retired: OrderedDict[int | str, None] = field(default_factory=OrderedDict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def touch(self) -> None:
         self.last_used = time.monotonic()
 
-    def retire(self, command_id: str) -> None:
-        """The command's output was all received: keep only its CommandId."""
+    def claim(self, command_id: str) -> bool:
+        """Take the CommandId for a new command; False when a live command has it. A retired one's
+        may be taken again: pypsrp's invoke() of one PowerShell object sends the same id each time,
+        with no Signal terminate in between."""
         with self.lock:
+            if command_id in self.commands:
+                return False
+            self.retired.pop(_tombstone(command_id), None)
+            self.commands[command_id] = None
+            return True
+
+    def retire(self, command_id: str) -> None:
+        """The command's output was all received: keep only its CommandId. The tombstone is laid
+        before the command leaves the live table, so a lookup in that order always finds one."""
+        with self.lock:
+            self.retired[_tombstone(command_id)] = None
+            while len(self.retired) > RETIRED_COMMANDS:
+                self.retired.popitem(last=False)
             self.commands.pop(command_id, None)
-            if (key := _guid_int(command_id)) is not None:
-                self.retired[key] = None
-                while len(self.retired) > RETIRED_COMMANDS:
-                    self.retired.popitem(last=False)
 
     def is_retired(self, command_id: str) -> bool:
-        key = _guid_int(command_id)
-        return key is not None and key in self.retired
+        return _tombstone(command_id) in self.retired
+
+    def forget(self, command_id: str) -> None:
+        """Signal terminate of a retired command: the client is done with it, its id is free again."""
+        with self.lock:
+            self.retired.pop(_tombstone(command_id), None)
 
 
-def _guid_int(command_id: str) -> int | None:
+def _tombstone(command_id: str) -> int | str:
+    # Clients use GUIDs (the pipeline id); kept as an int, one costs a third of its text.
     try:
         return uuid.UUID(command_id).int
     except ValueError:
-        return None  # not a GUID: such a command is never retired, only closed
+        return command_id
 
 
 class ShellTable:
