@@ -337,6 +337,8 @@ def test_every_client_version_gets_the_same_definitions(ctx: CmdletContext, regi
     [
         ("five.0", "Input string was not in a correct format."),
         ("5", "Version string portion was too short or too long."),
+        ("1." + "9" * 5000, "Value was either too large or too small for an Int32."),
+        ("5.2147483648", "Value was either too large or too small for an Int32."),
     ],
 )
 def test_power_shell_version_must_be_a_version(

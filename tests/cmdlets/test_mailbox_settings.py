@@ -90,6 +90,12 @@ def test_unparseable_sizes_get_exchanges_text(text: str) -> None:
         parse_size(text)
 
 
+@pytest.mark.parametrize("text", ["1E9999999", "1E9999999 TB", "16777216 TB"])
+def test_sizes_past_the_range_get_exchanges_text(text: str) -> None:
+    with pytest.raises(ValueError, match="outside the valid range"):
+        parse_size(text)
+
+
 @given(st.integers(min_value=0, max_value=MAX_BYTES))
 def test_the_long_form_round_trips(size: int) -> None:
     assert parse_size(format_size(size)) == size

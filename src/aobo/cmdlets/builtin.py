@@ -154,6 +154,9 @@ class VersionType(StringType):
             raise cannot_convert(value, self.dotnet_name, "Version string portion was too short or too long.")
         if not all(p.strip().isascii() and p.strip().isdigit() for p in parts):
             raise cannot_convert(value, self.dotnet_name, "Input string was not in a correct format.")
+        # Each part is an Int32 (and int() refuses over 4,300 digits).
+        if any(len(p.strip()) > 10 or int(p) > 2**31 - 1 for p in parts):
+            raise cannot_convert(value, self.dotnet_name, "Value was either too large or too small for an Int32.")
         return tuple(int(p) for p in parts)
 
 

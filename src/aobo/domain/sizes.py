@@ -105,7 +105,8 @@ def parse_size(text: str) -> int:
     if not number.is_finite():
         raise ValueError(FORMAT_NOT_CORRECT.format(expression))
     factor = _MULTIPLIERS[unit]
-    if number < 0 or number * factor > MAX_BYTES:
+    # Compared before multiplying: 1E9999999 * 2**40 overflows Decimal's context.
+    if number < 0 or number > Decimal(MAX_BYTES) / factor:
         low, high = f"0 {unit or 'B'}", f"{MAX_BYTES // factor:,} {unit or 'B'}"
         raise ValueError(VALUE_OVERFLOW.format(low, high, expression))
     return int(number * factor)
