@@ -59,13 +59,12 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from aobo.cmdlets.registry import matches
-from aobo.cmdlets.results import ExchangeObject, MultiValued, ObjectShape
+from aobo.cmdlets.results import ExchangeObject, MixedShape, MultiValued, ObjectShape
 
 __all__ = [
     "VIEWS",
     "Alignment",
     "Column",
-    "MixedShape",
     "TableView",
     "extended_type_definitions",
     "find_views",
@@ -242,15 +241,6 @@ def find_views(patterns: Sequence[str] | None) -> list[TableView]:
 
 
 # --- the .NET objects, as PowerShell 5.1 serialises them ----------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class MixedShape(ObjectShape):
-    """A .NET object with both kinds of properties: the first ``adapted_count`` are its own (written as
-    ``<Props>``), the rest come from the type table (``<MS>``), as for ``FormatViewDefinition``, whose
-    ``InstanceId`` is a hidden code property."""
-
-    adapted_count: int = 0
 
 
 _SMA: Final = "System.Management.Automation"

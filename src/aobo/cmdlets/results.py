@@ -117,6 +117,15 @@ class ObjectShape:
         return ExchangeObject(self, tuple(values), to_string)
 
 
+@dataclass(frozen=True, slots=True)
+class MixedShape(ObjectShape):
+    """A .NET object with both kinds of properties: the first ``adapted_count`` are its own (written as
+    ``<Props>``), the rest come from the type table (``<MS>``), as for ``FormatViewDefinition``, whose
+    ``InstanceId`` is a hidden code property."""
+
+    adapted_count: int = 0
+
+
 class ExchangeObject:
     """One output object: a shape plus its values in the shape's property order."""
 

@@ -81,11 +81,11 @@ def _anr(text: str) -> Callable[[Any], bool]:
 
 def _identity_pattern(pattern: str) -> Callable[[Any], bool]:
     """A wildcard ``-Identity`` (``Alex*``): matched against the identity-like attributes."""
-    regex = wildcard(pattern)
+    wanted = wildcard(pattern)
 
     def match(row: Any) -> bool:
         return any(
-            regex.match(c) is not None
+            wanted.match(c)
             for c in (
                 row.name,
                 row.alias,
@@ -109,24 +109,12 @@ def _list(
     # Without a predicate the store can stop for us; one row more tells whether there are more.
     fetch = None if limit is None or predicate is not None else limit + 1
     rows = inv.ctx.store.iter_mailboxes(inv.ctx.tenant.id, recipient_type_details=types, limit=fetch)
-    more = False
-    count = 0
     try:
-        for row in rows:
-            if predicate is not None and not predicate(row):
-                continue
-            if limit is not None and count >= limit:
-                more = True
-                break
-            count += 1
-            yield make(row)
+        yield from common.limited((make(row) for row in rows if predicate is None or predicate(row)), bound)
     finally:
         close = getattr(rows, "close", None)
         if close is not None:
             close()
-    if more and limit is not None:
-        # Exchange writes the warning after the items.
-        yield common.result_cut_warning(bound, limit)
 
 
 def _get_mailbox(inv: Invocation) -> Iterator[Any]:

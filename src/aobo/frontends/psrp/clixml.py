@@ -39,8 +39,7 @@ from collections.abc import Callable, Collection, Iterable
 from itertools import accumulate
 from typing import Any, Final
 
-from aobo.cmdlets.formats import MixedShape
-from aobo.cmdlets.results import Dictionary, EnumValue, ExchangeObject, Int64, MultiValued, ObjectShape
+from aobo.cmdlets.results import Dictionary, EnumValue, ExchangeObject, Int64, MixedShape, MultiValued, ObjectShape
 
 __all__ = ["UTF8_BOM", "ClixmlWriter", "dumps", "dumps_many"]
 

@@ -52,8 +52,7 @@ from psrpcore.types._base import PSNoteProperty, PSObjectMeta
 # psrpcore's implementation of PowerShell's EncodeString, used for the two places psrpcore skips it.
 from psrpcore.types._serializer import _serialize_string
 
-from aobo.cmdlets.formats import MixedShape
-from aobo.cmdlets.results import Dictionary, EnumValue, ExchangeObject, Int64, MultiValued
+from aobo.cmdlets.results import Dictionary, EnumValue, ExchangeObject, Int64, MixedShape, MultiValued
 
 __all__ = ["generic_dumps", "to_psobject"]
 
