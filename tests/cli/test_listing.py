@@ -22,7 +22,7 @@ COLUMNS = (
 ID1, ID2 = "0b3c6f9e-1111-2222-3333-444455556666", "1b3c6f9e-1111-2222-3333-444455556666"
 ROWS = [
     (ID1, "Contoso Ltd", "contoso.onmicrosoft.com", 1500, ("Reader", "Admin"), "ok"),
-    (ID2, "Tail\tspin\nToys\x1b[31m", "tailspintoys.onmicrosoft.com", 7, (), "failed"),
+    (ID2, "Tail\tspin\nToys\x1b[31m\x9b2J", "tailspintoys.onmicrosoft.com", 7, (), "failed"),
 ]
 
 
@@ -50,7 +50,7 @@ def test_plain_lines_in_a_pipe(capsys: pytest.CaptureFixture[str], monkeypatch: 
         # whole values, counts without separators, several values in one field
         "0b3c6f9e-1111-2222-3333-444455556666\tContoso Ltd\tcontoso.onmicrosoft.com\t1500\tReader; Admin\tok",
         # a tab, a newline and an escape character inside a value become spaces: the line keeps 6 fields
-        "1b3c6f9e-1111-2222-3333-444455556666\tTail spin Toys [31m\ttailspintoys.onmicrosoft.com\t7\t\tfailed",
+        "1b3c6f9e-1111-2222-3333-444455556666\tTail spin Toys [31m 2J\ttailspintoys.onmicrosoft.com\t7\t\tfailed",
     ]
     assert "Title" not in out.getvalue()
     assert capsys.readouterr().err == "2 things\n"
@@ -72,7 +72,7 @@ def test_a_wide_terminal_shows_every_column() -> None:
     assert lines[1].split() == ["Id", "Name", "Domain", "Count", "Roles", "Status"]
     assert lines[2].split()[-4:] == ["contoso.onmicrosoft.com", "1,500", "Reader", "ok"]
     assert lines[3].split()[-1] == "Admin"  # the second value of the cell, on its own line
-    assert "Tail spin Toys [31m" in lines[4] and "\x1b" not in screen.getvalue()
+    assert "Tail spin Toys [31m 2J" in lines[4] and "\x1b" not in screen.getvalue() and "\x9b" not in screen.getvalue()
     assert not any(line.startswith("Not shown") for line in lines)
 
 

@@ -45,8 +45,9 @@ JOIN: Final = "; "
 # Tabs and line breaks inside a value would split a field or a record, other control characters
 # (ESC) would drive the terminal at the end of the pipe: each becomes one space, in both forms. Not
 # escaped (``\t``): a reader of the pipe sees the same text as on the screen, and a literal
-# backslash in a value stays unambiguous. U+0085, U+2028 and U+2029 are line breaks to Python.
-_BLANKED: Final = dict.fromkeys([*range(0x20), 0x7F, 0x85, 0x2028, 0x2029], " ")
+# backslash in a value stays unambiguous. The C1 controls (U+0080-U+009F: U+009B is an 8-bit CSI) go
+# too, and U+0085, U+2028 and U+2029 are line breaks to Python.
+_BLANKED: Final = dict.fromkeys([*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029], " ")
 
 
 @dataclass(frozen=True, slots=True)

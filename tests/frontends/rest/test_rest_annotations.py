@@ -34,6 +34,8 @@ def _parameters(body: str) -> list[tuple[str | None, Any]]:
         ("Identity", False),
         ("Add", False),
         ("user@contoso.com", False),  # a hashtable key may be an address
+        ("user@odata.com", False),  # ... even at a domain named odata
+        ("Members@odata.bind", True),
         ("Foo@bar", False),
     ],
 )

@@ -104,8 +104,13 @@ def parse_json(body: bytes) -> Any:
 
 
 #: ``<name>@odata.<term>``: an OData property annotation (``EmailAddresses@odata.type``). Only the
-#: ``odata`` namespace: a hashtable key may be an address (``user@contoso.com``), never an annotation.
-_PROPERTY_ANNOTATION: Final = re.compile(r"[^@]+@odata\.\w+", re.I)
+#: OData vocabulary's terms: a hashtable key may be an address (``user@contoso.com``, even
+#: ``user@odata.com``), never an annotation.
+_PROPERTY_ANNOTATION: Final = re.compile(
+    r"[^@]+@odata\.(type|bind|id|etag|context|count|nextLink|deltaLink|readLink|editLink|navigationLink"
+    r"|associationLink|mediaReadLink|mediaEditLink|mediaContentType|mediaEtag)",
+    re.I,
+)
 
 
 def is_annotation(key: str) -> bool:
