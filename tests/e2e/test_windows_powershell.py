@@ -8,10 +8,12 @@ implicit-remoting proxy and ``Invoke-Command``, piped input, ``Remove-PSSession`
 from __future__ import annotations
 
 import base64
+import contextlib
 import re
 import ssl
 import struct
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import psrpcore
@@ -40,6 +42,18 @@ def _client(rps: Endpoint, query: str = f"?DelegatedOrg={CUSTOMER}", **kwargs: A
     user = kwargs.pop("user", PARTNER_ADMIN)
     password = kwargs.pop("password", rps.password)
     return WindowsPowerShell(f"{server.base_url}/powershell-liveid{query}", user, password, verify=verify, **kwargs)
+
+
+@contextlib.contextmanager
+def _session(rps: Endpoint, query: str = f"?DelegatedOrg={CUSTOMER}", **kwargs: Any) -> Iterator[WindowsPowerShell]:
+    """New-PSSession ... Remove-PSSession."""
+    shell = _client(rps, query, **kwargs)
+    try:
+        shell.open()
+        yield shell
+    finally:
+        shell.delete()
+        shell.close()
 
 
 def _outputs(events: list[psrpcore.PSRPEvent]) -> list[Any]:
@@ -149,14 +163,9 @@ def _org_of(shell: WindowsPowerShell) -> str:
     ],
 )
 def test_the_session_url_windows_builds(rps: Endpoint, query: str, org: str) -> None:
-    shell = _client(rps, query)
-    try:
+    with _session(rps, query) as shell:
         assert ";PSVersion=" in shell.url or "?PSVersion=" in shell.url
-        shell.open()
         assert _org_of(shell).startswith(org)
-    finally:
-        shell.delete()
-        shell.close()
 
 
 @pytest.mark.parametrize("delegated", [False, True])
@@ -168,25 +177,16 @@ def test_basic_auth_to_oauth_conversion_with_psversion(rps: Endpoint, delegated:
     query = (
         f"?DelegatedOrg={CUSTOMER}&BasicAuthToOAuthConversion=true" if delegated else "?BasicAuthToOAuthConversion=true"
     )
-    shell = _client(rps, query, password=f"Bearer {token}", user="OAuthUser@" + tenant)
-    try:
+    with _session(rps, query, password=f"Bearer {token}", user="OAuthUser@" + tenant) as shell:
         assert shell.url.endswith(f";PSVersion={PS_VERSION}")
-        shell.open()
         assert _org_of(shell).startswith(tenant.split(".")[0])
-    finally:
-        shell.delete()
-        shell.close()
 
 
 def test_no_compression_still_works(rps: Endpoint) -> None:
-    shell = _client(rps, compress=False)
-    try:
-        created = shell.open()
-        assert created.findtext(f".//{q(ns.SHELL, 'CompressionMode')}") == "NoCompression"
+    with _session(rps, compress=False) as shell:
+        assert shell.created is not None
+        assert shell.created.findtext(f".//{q(ns.SHELL, 'CompressionMode')}") == "NoCompression"
         assert _outputs(shell.invoke("Get-Mailbox", {"ResultSize": 1}))
-    finally:
-        shell.delete()
-        shell.close()
 
 
 def _raw_send(shell: WindowsPowerShell, command_id: str, data: bytes) -> Any:
@@ -208,9 +208,7 @@ def _raw_send(shell: WindowsPowerShell, command_id: str, data: bytes) -> Any:
     ids=["truncated-header", "short-block", "garbage", "first-block-of-bomb"],
 )
 def test_malformed_compressed_data_is_a_fault_and_the_session_goes_on(rps: Endpoint, data: bytes, words: str) -> None:
-    shell = _client(rps)
-    try:
-        shell.open()
+    with _session(rps) as shell:
         pid = uuid.uuid4()
         waiting = shell.start_with_input("Get-Mailbox", pid)
         if words == "limit":
@@ -227,15 +225,10 @@ def test_malformed_compressed_data_is_a_fault_and_the_session_goes_on(rps: Endpo
         # The same session still serves: stop the half-fed pipeline and run another.
         shell.signal_terminate(waiting)
         assert _outputs(shell.invoke("Get-Mailbox", {"ResultSize": 1}))
-    finally:
-        shell.delete()
-        shell.close()
 
 
 def test_disconnect_pssession_is_refused_and_the_session_goes_on(rps: Endpoint) -> None:
-    shell = _client(rps)
-    try:
-        shell.open()
+    with _session(rps) as shell:
         body = f'<rsp:Disconnect xmlns:rsp="{ns.SHELL}"><rsp:IdleTimeOut>PT7200.000S</rsp:IdleTimeOut></rsp:Disconnect>'
         response = shell.post(shell.envelope(f"{ns.SHELL}/Disconnect", body))
         assert response.status_code == 500
@@ -243,9 +236,6 @@ def test_disconnect_pssession_is_refused_and_the_session_goes_on(rps: Endpoint) 
         assert fault.code == 2150858771 and fault.subcode == "a:ActionNotSupported"
         assert fault.reason == f"The action is not supported by the service: {ns.SHELL}/Disconnect"
         assert _outputs(shell.invoke("Get-Mailbox", {"ResultSize": 1}))
-    finally:
-        shell.delete()
-        shell.close()
 
 
 def test_one_send_decodes_to_at_most_its_budget_over_all_its_streams(rps: Endpoint) -> None:
@@ -253,9 +243,7 @@ def test_one_send_decodes_to_at_most_its_budget_over_all_its_streams(rps: Endpoi
     block = xpress_support.xpress_huffman_compress(bytes(65536))
     assert block is not None
     stream = base64.b64encode((struct.pack("<HH", 65535, len(block) - 1) + block) * 24).decode()  # 1.5 MiB each
-    shell = _client(rps)
-    try:
-        shell.open()
+    with _session(rps) as shell:
         waiting = shell.start_with_input("Get-Mailbox", uuid.uuid4())
         streams = "".join(f'<rsp:Stream Name="stdin" CommandId="{waiting}">{stream}</rsp:Stream>' for _ in range(2))
         response = shell.post(shell.envelope(ns.ACTION_SEND, f'<rsp:Send xmlns:rsp="{ns.SHELL}">{streams}</rsp:Send>'))
@@ -263,15 +251,10 @@ def test_one_send_decodes_to_at_most_its_budget_over_all_its_streams(rps: Endpoi
         assert "over the limit" in fault_of(response.content).reason
         shell.signal_terminate(waiting)
         assert _outputs(shell.invoke("Get-Mailbox", {"ResultSize": 1}))
-    finally:
-        shell.delete()
-        shell.close()
 
 
 def test_a_finished_commands_id_may_start_another(rps: Endpoint) -> None:
-    shell = _client(rps)
-    try:
-        shell.open()
+    with _session(rps) as shell:
         pid = uuid.uuid4()
         clixml = create_pipeline_xml([("Get-Mailbox", {"ResultSize": 1})], no_input=True, host_info=shell.host_info)
 
@@ -307,17 +290,12 @@ def test_a_finished_commands_id_may_start_another(rps: Endpoint) -> None:
         assert again.status_code == 500
         assert fault_of(again.content).reason == f"A command with CommandId {waiting} already exists."
         shell.signal_terminate(waiting)
-    finally:
-        shell.delete()
-        shell.close()
 
 
 def test_a_confirm_prompt_answered_through_a_compressed_pr_stream(rps: Endpoint) -> None:
     # The console host of 5.1 can prompt: -Confirm reaches it as a PIPELINE_HOST_CALL, and the
     # answer comes back as a PIPELINE_HOST_RESPONSE on the "pr" stream, xpress-framed like any Send.
-    shell = _client(rps)
-    try:
-        shell.open()
+    with _session(rps) as shell:
         (first,) = _outputs(shell.invoke("Get-Mailbox", {"ResultSize": 1}))
         name, display = str(_prop(first, "Name")), str(_prop(first, "DisplayName"))
         pid = uuid.uuid4()
@@ -339,6 +317,3 @@ def test_a_confirm_prompt_answered_through_a_compressed_pr_stream(rps: Endpoint)
         assert len(prompts) == 1 and ps.state == PSInvocationState.Completed
         (after,) = _outputs(shell.invoke("Get-Mailbox", {"Identity": name}))
         assert str(_prop(after, "DisplayName")) == display
-    finally:
-        shell.delete()
-        shell.close()

@@ -216,6 +216,7 @@ class WindowsPowerShell:
         self.pool.open()
         while self.pool.data_to_send() is not None:  # its own opening messages: 5.1's are sent instead
             pass
+        self.created: ElementTree.Element | None = None  # the CreateResponse
         self.block_counts: list[int] = []  # blocks per received rsp:Stream
         self.compressed_sends = 0
         self.host_info = ""
@@ -291,10 +292,10 @@ class WindowsPowerShell:
 
     def open(self) -> ElementTree.Element:
         """Create, then the pool Receive Windows keeps parked until the pool is Opened."""
-        created = self.ok(self.create_request())
+        self.created = self.ok(self.create_request())
         while self.pool.state != RunspacePoolState.Opened:
             self.feed(self.receive(None), None)
-        return created
+        return self.created
 
     # --- pipelines
 
