@@ -23,13 +23,25 @@ from psrpcore.types import PSInvocationState
 from aobo.frontends.wsman import namespaces as ns
 from tests import xpress_support
 from tests.e2e.helpers import PARTNER_ADMIN, Endpoint
-from tests.e2e.windows_client import CREATE_PIPELINE, PS_VERSION, DotNetVersion, WindowsPowerShell, create_pipeline_xml
+from tests.e2e.windows_client import (
+    CREATE_PIPELINE,
+    FIXTURE,
+    PS_VERSION,
+    DotNetVersion,
+    WindowsPowerShell,
+    create_pipeline_xml,
+)
 from tests.e2e.wsman_raw import fault_of, q
 
-pytestmark = pytest.mark.skipif(
-    not (xpress_support.wimlib_available() and xpress_support.pyfwnt_available()),
-    reason="needs wimlib (Debian libwim15) and libfwnt-python for the xpress framing",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not (xpress_support.wimlib_available() and xpress_support.pyfwnt_available()),
+        reason="needs wimlib (Debian libwim15) and libfwnt-python for the xpress framing",
+    ),
+    pytest.mark.skipif(
+        not FIXTURE.is_file(), reason=f"the captured Windows PowerShell 5.1 Create {FIXTURE} is not available"
+    ),
+]
 
 CUSTOMER = "contoso.onmicrosoft.com"
 
