@@ -19,7 +19,6 @@ from xml.etree import ElementTree
 import pytest
 from psrpcore.types import PSCryptoProvider, PSGuid, PSInt, PSList, PSObject, PSVersion, deserialize
 
-from aobo.cmdlets.builtin import VersionType
 from aobo.cmdlets.catalog import default_registry
 from aobo.cmdlets.context import CmdletContext
 from aobo.cmdlets.formats import (
@@ -31,6 +30,7 @@ from aobo.cmdlets.formats import (
     extended_type_definitions,
     find_views,
 )
+from aobo.cmdlets.parameters import VersionType
 from aobo.cmdlets.pipeline import CommandInvocation, run_pipeline
 from aobo.cmdlets.registry import Registry
 from aobo.cmdlets.results import CmdletError, ExchangeObject, ObjectShape

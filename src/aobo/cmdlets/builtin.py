@@ -25,7 +25,7 @@ from aobo.cmdlets.parameters import (
     StringArrayType,
     StringType,
     SwitchType,
-    cannot_convert,
+    VersionType,
     display,
     property_of,
 )
@@ -136,28 +136,6 @@ GET_COMMAND: Final = CmdletDefinition(
 )
 
 # --- Get-FormatData ----------------------------------------------------------------------------
-
-
-class VersionType(StringType):
-    """``System.Version``: two to four dot-separated non-negative numbers (as a tuple); anything else
-    is refused with the binder's text, as PowerShell refuses it."""
-
-    def __init__(self) -> None:
-        super().__init__("System.Version")
-
-    def convert(self, value: Any) -> Any:
-        text = super().convert(value)
-        if text is None:
-            return None
-        parts = text.strip().split(".")
-        if not 2 <= len(parts) <= 4:
-            raise cannot_convert(value, self.dotnet_name, "Version string portion was too short or too long.")
-        if not all(p.strip().isascii() and p.strip().isdigit() for p in parts):
-            raise cannot_convert(value, self.dotnet_name, "Input string was not in a correct format.")
-        # Each part is an Int32 (and int() refuses over 4,300 digits).
-        if any(len(p.strip()) > 10 or int(p) > 2**31 - 1 for p in parts):
-            raise cannot_convert(value, self.dotnet_name, "Value was either too large or too small for an Int32.")
-        return tuple(int(p) for p in parts)
 
 
 def _get_format_data(inv: Invocation) -> Iterator[Any]:

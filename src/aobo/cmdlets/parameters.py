@@ -114,7 +114,7 @@ class ObjectArrayType(ParameterType):
 
 
 class StringType(ParameterType):
-    """``String``, and .NET types that travel as their text (``System.Version``)."""
+    """``String``, and .NET types that travel as their text."""
 
     def __init__(self, dotnet_name: str = "System.String") -> None:
         self.dotnet_name = dotnet_name
@@ -126,6 +126,28 @@ class StringType(ParameterType):
             # PowerShell joins arrays with $OFS (a space) when it must make one string.
             return " ".join(display(v) for v in value)
         return display(value)
+
+
+class VersionType(StringType):
+    """``System.Version``: two to four dot-separated non-negative numbers (as a tuple); anything else
+    is refused with the binder's text, as PowerShell refuses it."""
+
+    def __init__(self) -> None:
+        super().__init__("System.Version")
+
+    def convert(self, value: Any) -> Any:
+        text = super().convert(value)
+        if text is None:
+            return None
+        parts = text.strip().split(".")
+        if not 2 <= len(parts) <= 4:
+            raise cannot_convert(value, self.dotnet_name, "Version string portion was too short or too long.")
+        if not all(p.strip().isascii() and p.strip().isdigit() for p in parts):
+            raise cannot_convert(value, self.dotnet_name, "Input string was not in a correct format.")
+        # Each part is an Int32 (and int() refuses over 4,300 digits).
+        if any(len(p.strip()) > 10 or int(p) > 2**31 - 1 for p in parts):
+            raise cannot_convert(value, self.dotnet_name, "Value was either too large or too small for an Int32.")
+        return tuple(int(p) for p in parts)
 
 
 class ArrayType(ParameterType):
