@@ -41,7 +41,7 @@ GB: Final = 1 << 30
 TB: Final = 1 << 40
 MAX_BYTES: Final = 2**64 - 1  # a ulong
 _UNITS: Final = (("TB", TB), ("GB", GB), ("MB", MB), ("KB", KB))
-_MULTIPLIERS: Final = {"": 1, "B": 1, "KB": KB, "MB": MB, "GB": GB, "TB": TB}
+_MULTIPLIERS: Final = {"": 1, "B": 1, **dict(_UNITS)}
 #: ByteQuantifiedSize.LargestAppropriateUnitFormatPattern.
 _PATTERN: Final = re.compile(
     r"^(?P<short>\S{0,14}\d)( ?(?P<unit>[KMGT]?B)( \((?P<long>\S+) bytes\))?)?$", re.IGNORECASE
