@@ -56,6 +56,7 @@ import re
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Final
 
 from aobo.cmdlets.registry import matches
@@ -282,33 +283,36 @@ TABLE_CONTROL_COLUMN: Final = ObjectShape(
 DISPLAY_ENTRY: Final = ObjectShape((f"{_SMA}.DisplayEntry", _OBJECT), ("ValueType", "Value"), adapted=True)
 
 
+def _made(shape: ObjectShape, values: tuple[object, ...], to_string: str | None = None) -> ExchangeObject:
+    # Most of these objects' ToString() is their type's full name.
+    return shape.make(values, shape.type_names[0] if to_string is None else to_string)
+
+
 def _table_control(view: TableView) -> ExchangeObject:
-    headers = tuple(
-        TABLE_CONTROL_COLUMN_HEADER.make((c.label, c.alignment.name, c.width), f"{_SMA}.TableControlColumnHeader")
-        for c in view.columns
-    )
+    headers = tuple(_made(TABLE_CONTROL_COLUMN_HEADER, (c.label, c.alignment.name, c.width)) for c in view.columns)
     columns = tuple(
         # The alignment is the header's: PowerShell uses it for the cells when theirs is Undefined.
-        TABLE_CONTROL_COLUMN.make(
-            (Alignment.Undefined.name, DISPLAY_ENTRY.make(("Property", c.property), f"property: {c.property}"), None),
+        _made(
+            TABLE_CONTROL_COLUMN,
+            (Alignment.Undefined.name, _made(DISPLAY_ENTRY, ("Property", c.property), f"property: {c.property}"), None),
             c.property,
         )
         for c in view.columns
     )
-    row = TABLE_CONTROL_ROW.make((MultiValued(columns, _COLUMN_LIST), None, False), f"{_SMA}.TableControlRow")
-    return TABLE_CONTROL.make(
-        (MultiValued(headers, _HEADER_LIST), MultiValued((row,), _ROW_LIST), False, False, None, False),
-        f"{_SMA}.TableControl",
+    row = _made(TABLE_CONTROL_ROW, (MultiValued(columns, _COLUMN_LIST), None, False))
+    return _made(
+        TABLE_CONTROL, (MultiValued(headers, _HEADER_LIST), MultiValued((row,), _ROW_LIST), False, False, None, False)
     )
 
 
-def _definition(type_names: tuple[str, ...], views: Sequence[TableView]) -> ExchangeObject:
-    formats = tuple(
-        FORMAT_VIEW_DEFINITION.make((v.name, _table_control(v), v.instance_id), f"{_SMA}.FormatViewDefinition")
-        for v in views
-    )
-    return EXTENDED_TYPE_DEFINITION.make(
-        (type_names[0], MultiValued(type_names, _STRINGS), MultiValued(formats, _VIEW_LIST)), type_names[0]
+@cache
+def _definition(view: TableView) -> ExchangeObject:
+    """The view's ``ExtendedTypeDefinition``: built once, the same for every caller."""
+    formats = (_made(FORMAT_VIEW_DEFINITION, (view.name, _table_control(view), view.instance_id)),)
+    return _made(
+        EXTENDED_TYPE_DEFINITION,
+        (view.type_name, MultiValued((view.type_name,), _STRINGS), MultiValued(formats, _VIEW_LIST)),
+        view.type_name,
     )
 
 
@@ -317,4 +321,4 @@ def extended_type_definitions(patterns: Sequence[str] | None) -> Iterator[Exchan
     view. ``-PowerShellVersion`` changes nothing here: PowerShell's "old way" differs only for views
     of several types (one definition per type) or with GroupBy or row selection, and these have none."""
     for view in find_views(patterns):
-        yield _definition((view.type_name,), (view,))
+        yield _definition(view)
