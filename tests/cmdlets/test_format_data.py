@@ -22,7 +22,6 @@ from psrpcore.types import PSCryptoProvider, PSGuid, PSInt, PSList, PSObject, PS
 from aobo.cmdlets.catalog import default_registry
 from aobo.cmdlets.context import CmdletContext
 from aobo.cmdlets.formats import (
-    FORMAT_VIEW_DEFINITION,
     VIEWS,
     Alignment,
     Column,
@@ -33,7 +32,7 @@ from aobo.cmdlets.formats import (
 from aobo.cmdlets.parameters import VersionType
 from aobo.cmdlets.pipeline import CommandInvocation, run_pipeline
 from aobo.cmdlets.registry import Registry
-from aobo.cmdlets.results import CmdletError, ExchangeObject, ObjectShape
+from aobo.cmdlets.results import CmdletError, ExchangeObject, MixedShape, ObjectShape
 from aobo.frontends.psrp.clixml import ClixmlWriter, dumps
 from aobo.frontends.psrp.generic import generic_dumps
 from aobo.frontends.rest.values import JsonWriter, plain
@@ -524,12 +523,13 @@ def test_the_fast_writers_generated_renderers_write_the_same() -> None:
 
 
 def _without(obj: ExchangeObject, name: str) -> ExchangeObject:
-    shape = type(obj.shape)(
-        obj.type_names,
-        tuple(n for n in obj.shape.property_names if n != name),
-        adapted=obj.shape.adapted,
-        **({"adapted_count": 2} if obj.shape is FORMAT_VIEW_DEFINITION and name == "InstanceId" else {}),
-    )
+    names = tuple(n for n in obj.shape.property_names if n != name)
+    shape = ObjectShape(obj.type_names, names, adapted=obj.shape.adapted)
+    if isinstance(obj.shape, MixedShape):
+        # The same split between adapted and note properties, less the one removed.
+        adapted = len([n for n in obj.shape.property_names[: obj.shape.adapted_count] if n != name])
+        if adapted < len(names):
+            shape = MixedShape(obj.type_names, names, adapted=True, adapted_count=adapted)
     return ExchangeObject(shape, tuple(v for n, v in obj.items() if n != name), obj.to_string)
 
 

@@ -125,6 +125,11 @@ class MixedShape(ObjectShape):
 
     adapted_count: int = 0
 
+    def __post_init__(self) -> None:
+        ObjectShape.__post_init__(self)  # (zero-argument super() fails in a slotted dataclass)
+        if not 0 < self.adapted_count < len(self.property_names):
+            raise ValueError(f"{self.type_names[:1]}: adapted_count must leave both kinds of property")
+
 
 class ExchangeObject:
     """One output object: a shape plus its values in the shape's property order."""

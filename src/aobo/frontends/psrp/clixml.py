@@ -286,12 +286,9 @@ class _Template:
         self.open = "<Props>" if shape.adapted else "<MS>"
         self.close = "</Props></Obj>" if shape.adapted else "</MS></Obj>"
         # A MixedShape has both: <Props> for the first adapted_count properties, then <MS>.
-        self.split: int | None = None
-        if isinstance(shape, MixedShape):
-            n = max(0, min(shape.adapted_count, len(self.names)))
-            self.open = "<Props>" if n else "<MS>"
-            self.close = "</MS></Obj>" if n < len(self.names) else "</Props></Obj>"
-            self.split = n if 0 < n < len(self.names) else None
+        self.split = shape.adapted_count if isinstance(shape, MixedShape) else None
+        if self.split is not None:
+            self.open, self.close = "<Props>", "</MS></Obj>"
         self.uses = 0
         self.renderer: _Renderer | None = None
 
