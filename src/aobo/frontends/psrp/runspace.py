@@ -348,15 +348,13 @@ class Runspace:
         ``finished`` is marked finished in the same step that hands it its last messages, so no
         Receive can take the final pipeline state without also learning that the command is done.
         """
-        pending: dict[int, tuple[Outbox, list[bytes]]] = {}
-        if finished is not None:
-            pending[id(finished)] = (finished, [])
+        pending: dict[Outbox, list[bytes]] = {} if finished is None else {finished: []}
         while (payload := self.pool.data_to_send(self.fragment_size)) is not None:
             outbox = self.outboxes.get(payload.pipeline_id)
             if outbox is None:  # the pipeline was closed meanwhile; nobody will read it
                 continue
-            pending.setdefault(id(outbox), (outbox, []))[1].append(payload.data)
-        for outbox, chunks in pending.values():
+            pending.setdefault(outbox, []).append(payload.data)
+        for outbox, chunks in pending.items():
             self._put(outbox, chunks, finished=outbox is finished)
 
     def _put(self, outbox: Outbox, chunks: list[bytes], *, finished: bool = False) -> None:
