@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import struct
 import sys
 import time
 from collections.abc import Callable
@@ -36,7 +35,7 @@ from _common import ROOT, machine_busy_seconds, print_table, wait_for_quiet, wri
 
 sys.path.insert(0, str(ROOT))  # for the test-side wimlib binding
 
-from tests.xpress_support import clixml_like, frame_like_windows, pyfwnt_available, pyfwnt_decompress, wimlib_available
+from tests.xpress_support import blocks, clixml_like, frame_like_windows, pyfwnt_available, unframe, wimlib_available
 
 from aobo.frontends.wsman.xpress import decode_stream, encode_stored
 
@@ -51,18 +50,6 @@ def clixml(size: int, seed: int = 1) -> bytes:
 def letters(size: int, seed: int = 2) -> bytes:
     r = random.Random(seed)
     return bytes(r.choice(b"abcdefghijklmnopqrstuvwxyz0123456789 ") for _ in range(size))
-
-
-def pyfwnt_decode_stream(framed: bytes) -> bytes:
-    """The same framing walked in Python, with pyfwnt's C decoder for the compressed blocks."""
-    parts: list[bytes] = []
-    offset = 0
-    while offset < len(framed):
-        original, compressed = struct.unpack_from("<HH", framed, offset)
-        body = framed[offset + 4 : offset + 5 + compressed]
-        parts.append(body if original == compressed else pyfwnt_decompress(body, original + 1))
-        offset += 5 + compressed
-    return b"".join(parts)
 
 
 def measure(fn: Callable[[], Any], repeat: int) -> dict[str, float]:
@@ -107,26 +94,21 @@ def main() -> None:
     rows = []
     for label, data, framed in cases:
         assert decode_stream(framed, LIMIT) == data
-        offset = 0
-        blocks = compressed_blocks = 0
-        while offset < len(framed):
-            original, compressed = struct.unpack_from("<HH", framed, offset)
-            blocks += 1
-            compressed_blocks += original != compressed
-            offset += 5 + compressed
+        sizes = [(n, len(block)) for n, block in blocks(framed)]
+        compressed_blocks = sum(n != stored for n, stored in sizes)
         ours = measure(lambda framed=framed: decode_stream(framed, LIMIT), args.repeat)
         record: dict[str, Any] = {
             "case": label,
             "decoded_bytes": len(data),
             "framed_bytes": len(framed),
-            "blocks": blocks,
+            "blocks": len(sizes),
             "compressed_blocks": compressed_blocks,
             "aobo_MBps": len(data) / ours["best_s"] / 1e6,
             "aobo_other_cores": ours["other_cores"],
         }
         if have_pyfwnt and compressed_blocks:
-            assert pyfwnt_decode_stream(framed) == data
-            base = measure(lambda framed=framed: pyfwnt_decode_stream(framed), args.repeat)
+            assert unframe(framed) == data
+            base = measure(lambda framed=framed: unframe(framed), args.repeat)
             record |= {"pyfwnt_MBps": len(data) / base["best_s"] / 1e6, "pyfwnt_other_cores": base["other_cores"]}
             record["pyfwnt_over_aobo"] = record["pyfwnt_MBps"] / record["aobo_MBps"]
         results["cases"].append(record)
@@ -134,7 +116,7 @@ def main() -> None:
             [
                 label,
                 f"{len(framed) / len(data):.3f}",
-                f"{compressed_blocks}/{blocks}",
+                f"{compressed_blocks}/{len(sizes)}",
                 record["aobo_MBps"],
                 record.get("pyfwnt_MBps", float("nan")),
                 f"{record['pyfwnt_over_aobo']:.1f}x" if "pyfwnt_over_aobo" in record else "-",

@@ -18,6 +18,7 @@ import ctypes
 import ctypes.util
 import random
 import struct
+from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
@@ -118,3 +119,21 @@ def clixml_like(size: int, r: random.Random) -> bytes:
         length += len(part)
         ref += 1
     return b"".join(parts)[:size]
+
+
+def blocks(framed: bytes) -> Iterator[tuple[int, bytes]]:
+    """(original size, block data) of each MS-WSMV <134> block, read independently of aobo's
+    decoder: the test's own reader of the framing."""
+    offset = 0
+    while offset < len(framed):
+        assert len(framed) - offset >= 4, f"truncated block header at {offset}"
+        original, compressed = struct.unpack_from("<HH", framed, offset)
+        block = framed[offset + 4 : offset + 5 + compressed]
+        assert len(block) == compressed + 1, f"the block at {offset} is cut short"
+        yield original + 1, block
+        offset += 5 + compressed
+
+
+def unframe(framed: bytes) -> bytes:
+    """The original data: stored blocks as they are, the others through pyfwnt's C decoder."""
+    return b"".join(block if n == len(block) else pyfwnt_decompress(block, n) for n, block in blocks(framed))

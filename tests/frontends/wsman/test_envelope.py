@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import struct
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from aobo.frontends.wsman import namespaces as ns
 from aobo.frontends.wsman import responses
 from aobo.frontends.wsman.envelope import parse_duration, parse_request
 from aobo.frontends.wsman.faults import FaultCode, WSManFault, render_fault, timed_out, unknown_shell
+from tests.xpress_support import blocks
 
 RECORDINGS = Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "pypsrp-recordings"
 if not RECORDINGS.is_dir():  # a clean clone sits beside shared/ too
@@ -145,15 +145,10 @@ def test_compressed_receive_is_stored_blocks_within_the_envelope(size: int) -> N
     data = bytes(range(256)) * (size // 256) + b"z" * (size % 256)
     body = responses.receive_response(req, [data], None, done=False, compressed=True)
     (stream,) = fromstring(body).findall(f".//{{{ns.SHELL}}}Stream")
-    framed = base64.b64decode(stream.text)
-    blocks, offset = [], 0
-    while offset < len(framed):
-        original, stored = (n + 1 for n in struct.unpack_from("<HH", framed, offset))
-        assert original == stored <= 65536  # stored: the original bytes follow as they are
-        blocks.append(framed[offset + 4 : offset + 4 + stored])
-        offset += 4 + stored
-    assert b"".join(blocks) == data
-    assert len(blocks) == -(-size // 65536)
+    framed = list(blocks(base64.b64decode(stream.text)))
+    assert all(n == len(block) <= 65536 for n, block in framed)  # stored: the original bytes as they are
+    assert b"".join(block for _, block in framed) == data
+    assert len(framed) == -(-size // 65536)
     budget = responses.receive_budget(512000, compressed=True)
     full = responses.receive_response(req, [bytes(budget)], "CMD-1", done=True, compressed=True)
     assert len(full) <= 512000

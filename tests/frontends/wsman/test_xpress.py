@@ -12,7 +12,6 @@ import random
 import struct
 import time
 import tracemalloc
-from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -28,6 +27,7 @@ from aobo.frontends.wsman.xpress import (
     lz77_huffman_decompress,
 )
 from tests.xpress_support import (
+    blocks,
     clixml_like,
     frame_like_windows,
     pyfwnt_available,
@@ -66,15 +66,6 @@ def make_data(kind: str, size: int, seed: int) -> bytes:
     while len(out) < size:
         out += make_data(r.choice(KINDS[:3]), r.randint(1, 3000), r.randrange(1 << 30))
     return bytes(out[:size])
-
-
-def blocks(framed: bytes) -> Iterator[tuple[int, bytes]]:
-    """(original size, block data) of each block, read independently of the module under test."""
-    offset = 0
-    while offset < len(framed):
-        original, compressed = struct.unpack_from("<HH", framed, offset)
-        yield original + 1, framed[offset + 4 : offset + 5 + compressed]
-        offset += 5 + compressed
 
 
 def compressed_block(original: bytes, packed: bytes) -> bytes:
