@@ -160,7 +160,7 @@ class Endpoint:
         pool.open()
         return pool
 
-    def _verify(self) -> Any:
+    def verify(self) -> Any:
         if self.server.settings.insecure_http:
             return False
         return ssl.create_default_context(cafile=str(self.server.ca_file))
@@ -172,7 +172,7 @@ class Endpoint:
 
     def rest_pool(self, user: str, org: str | None, *, password: str | None = None) -> RestPool:
         if self._http is None:
-            self._http = httpx.Client(verify=self._verify(), timeout=30)
+            self._http = httpx.Client(verify=self.verify(), timeout=30)
         tenant = org or user.rpartition("@")[2]
         return RestPool(self._http, self.server.base_url, tenant, self.token(user, org, password=password), user)
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import logging
 import re
-import ssl
 import struct
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import psrpcore
@@ -24,14 +24,13 @@ from aobo.frontends.wsman import namespaces as ns
 from tests import xpress_support
 from tests.e2e.helpers import PARTNER_ADMIN, Endpoint
 from tests.e2e.windows_client import (
-    CREATE_PIPELINE,
     FIXTURE,
     PS_VERSION,
     DotNetVersion,
     WindowsPowerShell,
-    create_pipeline_xml,
 )
 from tests.e2e.wsman_raw import fault_of, q
+from tests.psrp_events import final_state, outputs, warnings
 
 pytestmark = [
     pytest.mark.skipif(
@@ -44,16 +43,14 @@ pytestmark = [
 ]
 
 CUSTOMER = "contoso.onmicrosoft.com"
+SERVICE_LOG = "aobo.frontends.wsman.service"
 
 
 def _client(rps: Endpoint, query: str = f"?DelegatedOrg={CUSTOMER}", **kwargs: Any) -> WindowsPowerShell:
-    server = rps.server
-    verify: Any = False
-    if not server.settings.insecure_http:
-        verify = ssl.create_default_context(cafile=str(server.ca_file))
     user = kwargs.pop("user", PARTNER_ADMIN)
     password = kwargs.pop("password", rps.password)
-    return WindowsPowerShell(f"{server.base_url}/powershell-liveid{query}", user, password, verify=verify, **kwargs)
+    url = f"{rps.server.base_url}/powershell-liveid{query}"
+    return WindowsPowerShell(url, user, password, verify=rps.verify(), **kwargs)
 
 
 @contextlib.contextmanager
@@ -66,28 +63,6 @@ def _session(rps: Endpoint, query: str = f"?DelegatedOrg={CUSTOMER}", **kwargs: 
     finally:
         shell.delete()
         shell.close()
-
-
-def _outputs(events: list[psrpcore.PSRPEvent]) -> list[Any]:
-    return [e.data for e in events if isinstance(e, psrpcore.PipelineOutputEvent)]
-
-
-def _state(events: list[psrpcore.PSRPEvent]) -> psrpcore.PipelineStateEvent:
-    states = [e for e in events if isinstance(e, psrpcore.PipelineStateEvent)]
-    assert states, events
-    return states[-1]
-
-
-def _prop(obj: Any, name: str) -> Any:
-    for props in (obj.PSObject.extended_properties, obj.PSObject.adapted_properties):
-        for prop in props:
-            if prop.name == name:
-                return prop.get_value(obj)
-    raise AssertionError(f"{name} not on {obj.PSTypeNames}")
-
-
-def _warnings(events: list[psrpcore.PSRPEvent]) -> list[str]:
-    return [str(e.record.Message) for e in events if isinstance(e, psrpcore.WarningRecordEvent)]
 
 
 def test_the_seed_flow_with_windows_defaults(rps: Endpoint) -> None:
@@ -104,10 +79,10 @@ def test_the_seed_flow_with_windows_defaults(rps: Endpoint) -> None:
 
         # Import-PSSession, step 1: every command, CommandType 399 (5.1's Workflow bit included).
         metadata = shell.get_command_metadata()
-        assert _state(metadata).state == PSInvocationState.Completed
-        objects = _outputs(metadata)
-        assert int(_prop(objects[0], "Count")) == len(objects) - 1
-        names = {str(_prop(o, "Name")) for o in objects[1:]}
+        assert final_state(metadata).state == PSInvocationState.Completed
+        objects = outputs(metadata)
+        assert int(objects[0]["Count"]) == len(objects) - 1
+        names = {str(o["Name"]) for o in objects[1:]}
         assert {"Get-Mailbox", "Set-Mailbox", "Get-FormatData"} <= names
 
         # Steps 2 and 3: Get-FormatData -TypeName * -PowerShellVersion <Version>, counted, then read.
@@ -115,27 +90,27 @@ def test_the_seed_flow_with_windows_defaults(rps: Endpoint) -> None:
         counted = shell.invoke_pipeline(
             [("Get-FormatData", {"TypeName": "*", "PowerShellVersion": version}), ("Measure-Object", {})]
         )
-        assert _state(counted).state == PSInvocationState.Completed
-        (measure,) = _outputs(counted)
+        assert final_state(counted).state == PSInvocationState.Completed
+        (measure,) = outputs(counted)
         formats = shell.invoke("Get-FormatData", {"TypeName": "*", "PowerShellVersion": version})
-        assert _state(formats).state == PSInvocationState.Completed
-        assert int(_prop(measure, "Count")) == len(_outputs(formats))
+        assert final_state(formats).state == PSInvocationState.Completed
+        assert int(measure["Count"]) == len(outputs(formats))
 
         # Get-Mailbox through the proxy, and Invoke-Command -ScriptBlock {Get-Mailbox}: NoInput.
         mailboxes = shell.invoke("Get-Mailbox")
-        assert _state(mailboxes).state == PSInvocationState.Completed
-        addresses = [str(_prop(m, "PrimarySmtpAddress")) for m in _outputs(mailboxes)]
+        assert final_state(mailboxes).state == PSInvocationState.Completed
+        addresses = [str(m["PrimarySmtpAddress"]) for m in outputs(mailboxes)]
         assert addresses and all(a.endswith("@contoso.com") for a in addresses)
 
         cut = shell.invoke("Get-Mailbox", {"ResultSize": 2})
-        assert len(_outputs(cut)) == 2
-        assert _warnings(cut)
+        assert len(outputs(cut)) == 2
+        assert warnings(cut)
 
         # Piped input (... | Get-Mailbox): the Send is real LZ77+Huffman from wimlib.
         wanted = addresses[:12]
         piped = shell.invoke("Get-Mailbox", input=wanted)
-        assert _state(piped).state == PSInvocationState.Completed
-        assert [str(_prop(m, "PrimarySmtpAddress")) for m in _outputs(piped)] == wanted
+        assert final_state(piped).state == PSInvocationState.Completed
+        assert [str(m["PrimarySmtpAddress"]) for m in outputs(piped)] == wanted
         assert shell.compressed_sends >= 1
 
         # Every ReceiveResponse stream was framed, in blocks the test's own reader took apart.
@@ -161,8 +136,8 @@ def test_the_seed_flow_with_windows_defaults(rps: Endpoint) -> None:
 
 
 def _org_of(shell: WindowsPowerShell) -> str:
-    (config,) = _outputs(shell.invoke("Get-OrganizationConfig"))
-    return str(_prop(config, "Name")).lower()
+    (config,) = outputs(shell.invoke("Get-OrganizationConfig"))
+    return str(config["Name"]).lower()
 
 
 @pytest.mark.parametrize(
@@ -174,14 +149,17 @@ def _org_of(shell: WindowsPowerShell) -> str:
         ("?DelegatedOrg=fabrikam.onmicrosoft.com&Extra=1", "fabrikam"),
     ],
 )
-def test_the_session_url_windows_builds(rps: Endpoint, query: str, org: str) -> None:
-    with _session(rps, query) as shell:
-        assert ";PSVersion=" in shell.url or "?PSVersion=" in shell.url
+def test_the_session_url_windows_builds(rps: Endpoint, query: str, org: str, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger=SERVICE_LOG), _session(rps, query) as shell:
         assert _org_of(shell).startswith(org)
+    # The server read PSVersion out of the same query as DelegatedOrg (for its log).
+    assert f"(PSVersion {PS_VERSION}, xpress)" in caplog.text
 
 
 @pytest.mark.parametrize("delegated", [False, True])
-def test_basic_auth_to_oauth_conversion_with_psversion(rps: Endpoint, delegated: bool) -> None:
+def test_basic_auth_to_oauth_conversion_with_psversion(
+    rps: Endpoint, delegated: bool, caplog: pytest.LogCaptureFixture
+) -> None:
     if rps.server.settings.insecure_http:
         pytest.skip("msal needs the HTTPS authority")
     tenant = CUSTOMER if delegated else "northwindit.onmicrosoft.com"
@@ -189,16 +167,19 @@ def test_basic_auth_to_oauth_conversion_with_psversion(rps: Endpoint, delegated:
     query = (
         f"?DelegatedOrg={CUSTOMER}&BasicAuthToOAuthConversion=true" if delegated else "?BasicAuthToOAuthConversion=true"
     )
-    with _session(rps, query, password=f"Bearer {token}", user="OAuthUser@" + tenant) as shell:
-        assert shell.url.endswith(f";PSVersion={PS_VERSION}")
+    with (
+        caplog.at_level(logging.INFO, logger=SERVICE_LOG),
+        _session(rps, query, password=f"Bearer {token}", user="OAuthUser@" + tenant) as shell,
+    ):
         assert _org_of(shell).startswith(tenant.split(".")[0])
+    assert f"(PSVersion {PS_VERSION}, xpress)" in caplog.text
 
 
 def test_no_compression_still_works(rps: Endpoint) -> None:
     with _session(rps, compress=False) as shell:
         assert shell.created is not None
         assert shell.created.findtext(f".//{q(ns.SHELL, 'CompressionMode')}") == "NoCompression"
-        assert _outputs(shell.invoke("Get-Mailbox", {"ResultSize": 1}))
+        assert outputs(shell.invoke("Get-Mailbox", {"ResultSize": 1}))
 
 
 def _raw_send(shell: WindowsPowerShell, command_id: str, data: bytes) -> Any:
@@ -209,34 +190,38 @@ def _raw_send(shell: WindowsPowerShell, command_id: str, data: bytes) -> Any:
     return shell.post(shell.envelope(ns.ACTION_SEND, body))
 
 
+def _bomb() -> bytes:
+    """An envelope's worth of valid blocks, each 64 KiB of zeros in a few hundred bytes."""
+    block = xpress_support.xpress_huffman_compress(bytes(65536))
+    assert block is not None
+    framed = struct.pack("<HH", 65535, len(block) - 1) + block
+    return framed * (300_000 // len(framed))
+
+
 @pytest.mark.parametrize(
-    ("data", "words"),
+    ("make", "words"),
     [
-        (b"\x10\x00", "cut short"),  # a truncated block header
-        (struct.pack("<HH", 99, 99) + b"x" * 10, "remain"),  # claims more than it carries
-        (struct.pack("<HH", 299, 199) + bytes(200), "block 0"),  # compressed, and garbage
-        (b"", "limit"),  # a decompression bomb: see below
+        (lambda: b"\x10\x00", "cut short"),  # a truncated block header
+        (lambda: struct.pack("<HH", 99, 99) + b"x" * 10, "remain"),  # claims more than it carries
+        (lambda: struct.pack("<HH", 299, 199) + bytes(200), "block 0"),  # compressed, and garbage
+        (_bomb, "limit"),
     ],
-    ids=["truncated-header", "short-block", "garbage", "first-block-of-bomb"],
+    ids=["truncated-header", "short-block", "garbage", "bomb"],
 )
-def test_malformed_compressed_data_is_a_fault_and_the_session_goes_on(rps: Endpoint, data: bytes, words: str) -> None:
+def test_malformed_compressed_data_is_a_fault_and_the_session_goes_on(
+    rps: Endpoint, make: Callable[[], bytes], words: str
+) -> None:
     with _session(rps) as shell:
         pid = uuid.uuid4()
         waiting = shell.start_with_input("Get-Mailbox", pid)
-        if words == "limit":
-            # An envelope's worth of valid blocks, each 64 KiB of zeros in a few hundred bytes.
-            block = xpress_support.xpress_huffman_compress(bytes(65536))
-            assert block is not None
-            framed = struct.pack("<HH", 65535, len(block) - 1) + block
-            data = framed * (300_000 // len(framed))
-        response = _raw_send(shell, waiting, data)
+        response = _raw_send(shell, waiting, make())
         assert response.status_code == 500
         fault = fault_of(response.content)
         assert fault.subcode == "w:SchemaValidationError"
         assert "xpress" in fault.reason and words in fault.reason
         # The same session still serves: stop the half-fed pipeline and run another.
         shell.signal_terminate(waiting)
-        assert _outputs(shell.invoke("Get-Mailbox", {"ResultSize": 1}))
+        assert outputs(shell.invoke("Get-Mailbox", {"ResultSize": 1}))
 
 
 def test_disconnect_pssession_is_refused_and_the_session_goes_on(rps: Endpoint) -> None:
@@ -247,7 +232,7 @@ def test_disconnect_pssession_is_refused_and_the_session_goes_on(rps: Endpoint) 
         fault = fault_of(response.content)
         assert fault.code == 2150858771 and fault.subcode == "a:ActionNotSupported"
         assert fault.reason == f"The action is not supported by the service: {ns.SHELL}/Disconnect"
-        assert _outputs(shell.invoke("Get-Mailbox", {"ResultSize": 1}))
+        assert outputs(shell.invoke("Get-Mailbox", {"ResultSize": 1}))
 
 
 def test_one_send_decodes_to_at_most_its_budget_over_all_its_streams(rps: Endpoint) -> None:
@@ -262,34 +247,28 @@ def test_one_send_decodes_to_at_most_its_budget_over_all_its_streams(rps: Endpoi
         assert response.status_code == 500
         assert "over the limit" in fault_of(response.content).reason
         shell.signal_terminate(waiting)
-        assert _outputs(shell.invoke("Get-Mailbox", {"ResultSize": 1}))
+        assert outputs(shell.invoke("Get-Mailbox", {"ResultSize": 1}))
 
 
 def test_a_finished_commands_id_may_start_another(rps: Endpoint) -> None:
     with _session(rps) as shell:
         pid = uuid.uuid4()
-        clixml = create_pipeline_xml([("Get-Mailbox", {"ResultSize": 1})], no_input=True, host_info=shell.host_info)
+        cid = str(pid).upper()  # Windows and pypsrp use the pipeline id as the CommandId
 
-        def run_once() -> str:
-            ps = psrpcore.ClientPowerShell(shell.pool, pipeline_id=pid)
-            ps.state = PSInvocationState.Running
-            cid = shell.start(CREATE_PIPELINE, clixml, "Get-Mailbox", pid)
-            events = []
-            while ps.state not in (PSInvocationState.Completed, PSInvocationState.Failed):
-                events += shell.feed(shell.receive(cid), pid)
-            assert len(_outputs(events)) == 1
-            return cid
+        def run_once() -> None:
+            events = shell.invoke("Get-Mailbox", {"ResultSize": 1}, pid=pid, terminate=False)
+            assert len(outputs(events)) == 1
 
-        cid = run_once()
+        run_once()
         # Read to the end, never closed: a late Receive still says Done ...
         late = shell.receive(cid)
         state = late.find(f".//{q(ns.SHELL, 'CommandState')}")
         assert state is not None and state.get("State") == ns.COMMAND_STATE_DONE
         # ... and the id may start another pipeline at once, as pypsrp's next invoke() does,
-        assert run_once() == cid
+        run_once()
         # or after its Signal terminate, as Windows releases it.
         shell.signal_terminate(cid)
-        assert run_once() == cid
+        run_once()
         # A live command's id may not.
         waiting = shell.start_with_input("Get-Mailbox", uuid.uuid4())
         again = shell.post(
@@ -308,24 +287,11 @@ def test_a_confirm_prompt_answered_through_a_compressed_pr_stream(rps: Endpoint)
     # The console host of 5.1 can prompt: -Confirm reaches it as a PIPELINE_HOST_CALL, and the
     # answer comes back as a PIPELINE_HOST_RESPONSE on the "pr" stream, xpress-framed like any Send.
     with _session(rps) as shell:
-        (first,) = _outputs(shell.invoke("Get-Mailbox", {"ResultSize": 1}))
-        name, display = str(_prop(first, "Name")), str(_prop(first, "DisplayName"))
-        pid = uuid.uuid4()
-        ps = psrpcore.ClientPowerShell(shell.pool, pipeline_id=pid)
-        ps.state = PSInvocationState.Running
+        (first,) = outputs(shell.invoke("Get-Mailbox", {"ResultSize": 1}))
+        name, display = str(first["Name"]), str(first["DisplayName"])
         parameters = {"Identity": name, "DisplayName": "Never Set", "Confirm": True}
-        clixml = create_pipeline_xml([("Set-Mailbox", parameters)], no_input=True, host_info=shell.host_info)
-        cid = shell.start(CREATE_PIPELINE, clixml, "Set-Mailbox", pid)
-        prompts = []
-        while ps.state not in (PSInvocationState.Completed, PSInvocationState.Failed):
-            for event in shell.feed(shell.receive(cid), pid):
-                if isinstance(event, psrpcore.PipelineHostCallEvent):
-                    prompts.append(event)
-                    ps.host_response(event.ci, 2)  # No
-                    payload = shell.pool.data_to_send()
-                    assert payload is not None
-                    shell.send(cid, payload.data, stream="pr")
-        shell.signal_terminate(cid)
-        assert len(prompts) == 1 and ps.state == PSInvocationState.Completed
-        (after,) = _outputs(shell.invoke("Get-Mailbox", {"Identity": name}))
-        assert str(_prop(after, "DisplayName")) == display
+        events = shell.invoke("Set-Mailbox", parameters, answers=[2])  # No
+        assert len([e for e in events if isinstance(e, psrpcore.PipelineHostCallEvent)]) == 1
+        assert final_state(events).state == PSInvocationState.Completed
+        (after,) = outputs(shell.invoke("Get-Mailbox", {"Identity": name}))
+        assert str(after["DisplayName"]) == display

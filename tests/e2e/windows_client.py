@@ -29,7 +29,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 import httpx
 import psrpcore
-from psrpcore.types import PSInvocationState, RunspacePoolState
+from psrpcore.types import PSInvocationState, PSRPMessageType, RunspacePoolState
 
 from aobo.frontends.wsman import namespaces as ns
 from tests import xpress_support
@@ -41,13 +41,12 @@ FIXTURE = (
 )
 PS_VERSION = "5.1.19041.4522"
 CAPTURED_SHELL_ID = "C0BF05B3-CA8F-40E2-BDF3-B393E52CC7C6"
-SIGNAL_TERMINATE = f"{ns.SHELL}/signal/terminate"
 USER_AGENT = "Microsoft WinRM Client"
 
-CREATE_PIPELINE = 0x00021006
-PIPELINE_INPUT = 0x00041002
-END_OF_PIPELINE_INPUT = 0x00041003
-GET_COMMAND_METADATA = 0x0002100A
+CREATE_PIPELINE = PSRPMessageType.CreatePipeline.value
+PIPELINE_INPUT = PSRPMessageType.PipelineInput.value
+END_OF_PIPELINE_INPUT = PSRPMessageType.EndOfPipelineInput.value
+GET_COMMAND_METADATA = PSRPMessageType.GetCommandMetadata.value
 _FINAL = (PSInvocationState.Completed, PSInvocationState.Failed, PSInvocationState.Stopped)
 
 
@@ -167,27 +166,6 @@ def create_pipeline_xml(commands: Commands, *, no_input: bool, host_info: str) -
         + host_info
         + '<B N="IsNested">false</B></MS></Obj>'
     )
-
-
-# --------------------------------------------------------------------------------------- xpress
-
-
-def unframe(data: bytes) -> tuple[bytes, int]:
-    """The test's own reader of the MS-WSMV <134> framing: (data, number of blocks)."""
-    out = bytearray()
-    offset = blocks = 0
-    while offset < len(data):
-        assert len(data) - offset >= 4, f"truncated block header at {offset}"
-        original, compressed = (n + 1 for n in struct.unpack_from("<HH", data, offset))
-        block = data[offset + 4 : offset + 4 + compressed]
-        assert len(block) == compressed, f"block at {offset} is cut short"
-        if original == compressed:
-            out += block
-        else:
-            out += xpress_support.pyfwnt_decompress(block, original)
-        offset += 4 + compressed
-        blocks += 1
-    return bytes(out), blocks
 
 
 # --------------------------------------------------------------------------------------- the client
@@ -316,8 +294,8 @@ class WindowsPowerShell:
         for stream in response.iter(q(ns.SHELL, "Stream")):
             data = base64.b64decode(stream.text or "")
             if self.compress:
-                data, blocks = unframe(data)
-                self.block_counts.append(blocks)
+                self.block_counts.append(len(list(xpress_support.blocks(data))))
+                data = xpress_support.unframe(data)
             self.pool.receive_data(psrpcore.PSRPPayload(data, psrpcore.StreamType.default, pid))
             while (event := self.pool.next_event()) is not None:
                 events.append(event)
@@ -337,7 +315,7 @@ class WindowsPowerShell:
     def send(self, command_id: str, data: bytes, stream: str = "stdin") -> None:
         if self.compress:
             framed = xpress_support.frame_like_windows(data)
-            if any(original != compressed for original, compressed in _block_sizes(framed)):
+            if any(n != len(block) for n, block in xpress_support.blocks(framed)):
                 self.compressed_sends += 1
             data = framed
         body = (
@@ -348,7 +326,7 @@ class WindowsPowerShell:
 
     def signal_terminate(self, command_id: str) -> ElementTree.Element:
         body = (
-            f'<rsp:Signal xmlns:rsp="{ns.SHELL}" CommandId="{command_id}"><rsp:Code>{SIGNAL_TERMINATE}</rsp:Code>'
+            f'<rsp:Signal xmlns:rsp="{ns.SHELL}" CommandId="{command_id}"><rsp:Code>{ns.SIGNAL_TERMINATE}</rsp:Code>'
             "</rsp:Signal>"
         )
         return self.ok(self.envelope(ns.ACTION_SIGNAL, body))
@@ -373,9 +351,14 @@ class WindowsPowerShell:
         history: str,
         *,
         input: list[str] | None = None,
+        pid: uuid.UUID | None = None,
+        answers: list[int] | None = None,
+        terminate: bool = True,
     ) -> list[psrpcore.PSRPEvent]:
-        """Command (then Sends of piped input), Receives until a final state, Signal terminate."""
-        pid = uuid.uuid4()
+        """Command (then Sends of piped input), Receives until a final state, then Signal terminate
+        unless ``terminate`` is false. Each host call (a -Confirm prompt) is answered with the next of
+        ``answers``, as a PIPELINE_HOST_RESPONSE on the ``pr`` stream."""
+        pid = pid or uuid.uuid4()
         ps = psrpcore.ClientPowerShell(self.pool, pipeline_id=pid)  # only reads the answers
         ps.state = PSInvocationState.Running
         command_id = self.start(kind, clixml, history, pid)
@@ -387,35 +370,36 @@ class WindowsPowerShell:
             )
             self.send(command_id, objects)
             self.send(command_id, fragment(self.next_object_id(), message(END_OF_PIPELINE_INPUT, self.rpid, pid, "")))
+        pending = list(answers or [])
         events: list[psrpcore.PSRPEvent] = []
         while ps.state not in _FINAL:
-            events += self.feed(self.receive(command_id), pid)
-        self.signal_terminate(command_id)
+            for event in self.feed(self.receive(command_id), pid):
+                events.append(event)
+                if isinstance(event, psrpcore.PipelineHostCallEvent):
+                    ps.host_response(event.ci, pending.pop(0))
+                    payload = self.pool.data_to_send()
+                    assert payload is not None
+                    self.send(command_id, payload.data, stream="pr")
+        if terminate:
+            self.signal_terminate(command_id)
         return events
 
     def get_command_metadata(self) -> list[psrpcore.PSRPEvent]:
         return self.run(GET_COMMAND_METADATA, get_command_metadata_xml(), "")
 
     def invoke(
-        self, command: str, parameters: dict[str, Any] | None = None, *, input: list[str] | None = None
+        self, command: str, parameters: dict[str, Any] | None = None, *, input: list[str] | None = None, **run: Any
     ) -> list[psrpcore.PSRPEvent]:
-        return self.invoke_pipeline([(command, parameters or {})], input=input)
+        return self.invoke_pipeline([(command, parameters or {})], input=input, **run)
 
-    def invoke_pipeline(self, commands: Commands, *, input: list[str] | None = None) -> list[psrpcore.PSRPEvent]:
+    def invoke_pipeline(
+        self, commands: Commands, *, input: list[str] | None = None, **run: Any
+    ) -> list[psrpcore.PSRPEvent]:
+        """Invoke-Command's pipeline of ``commands``; ``run`` takes :meth:`run`'s keywords."""
         clixml = create_pipeline_xml(commands, no_input=input is None, host_info=self.host_info)
-        return self.run(CREATE_PIPELINE, clixml, " | ".join(name for name, _ in commands), input=input)
+        return self.run(CREATE_PIPELINE, clixml, " | ".join(name for name, _ in commands), input=input, **run)
 
     # --- Remove-PSSession
 
     def delete(self) -> httpx.Response:
         return self.post(self.envelope(ns.ACTION_DELETE))
-
-
-def _block_sizes(framed: bytes) -> list[tuple[int, int]]:
-    sizes = []
-    offset = 0
-    while offset < len(framed):
-        original, compressed = (n + 1 for n in struct.unpack_from("<HH", framed, offset))
-        sizes.append((original, compressed))
-        offset += 4 + compressed
-    return sizes

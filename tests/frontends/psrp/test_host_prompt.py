@@ -37,11 +37,10 @@ from aobo.cmdlets.registry import CmdletDefinition, Parameter, Registry
 from aobo.frontends.psrp.host import is_interactive
 from aobo.frontends.psrp.runspace import Runspace, SessionEngine
 from aobo.frontends.wsman.service import application_private_data
+from tests.psrp_events import final_state, outputs
 
 BIG = 1_000_000
 YES, YES_TO_ALL, NO, NO_TO_ALL = range(4)
-FINAL_STATES = (PSInvocationState.Completed, PSInvocationState.Failed, PSInvocationState.Stopped)
-
 #: What a client with an interactive host (PowerShell's console, pypsrp with a PSHost) sends.
 INTERACTIVE = HostInfo(IsHostNull=False, IsHostUINull=False, IsHostRawUINull=True, UseRunspaceHost=False)
 #: What pypsrp's pipelines send when the pool has a host: their own, the same one.
@@ -193,16 +192,6 @@ def serve(
     harness = asyncio.run(main())
     harness.join_workers()
     return harness
-
-
-def outputs(events: list[psrpcore.PSRPEvent]) -> list[Any]:
-    return [e.data for e in events if isinstance(e, psrpcore.PipelineOutputEvent)]
-
-
-def final_state(events: list[psrpcore.PSRPEvent]) -> psrpcore.PipelineStateEvent:
-    states = [e for e in events if isinstance(e, psrpcore.PipelineStateEvent)]
-    assert states and states[-1].state in FINAL_STATES
-    return states[-1]
 
 
 # --------------------------------------------------------------------------------------- answers

@@ -31,6 +31,8 @@ from aobo.cmdlets.pipeline import CommandInvocation, PipelineStopped
 from aobo.frontends.psrp import runspace as runspace_module
 from aobo.frontends.psrp.runspace import FRAGMENT_SIZE, Runspace, RunspaceError, SessionEngine
 from aobo.frontends.wsman.service import application_private_data
+from tests import psrp_events
+from tests.psrp_events import outputs
 
 BIG = 1_000_000  # a receive budget nothing here exceeds
 MAILBOX = results.ObjectShape(
@@ -205,15 +207,10 @@ def kinds(events: list[psrpcore.PSRPEvent]) -> list[str]:
     return [type(e).__name__.removesuffix("Event") for e in events]
 
 
-def outputs(events: list[psrpcore.PSRPEvent]) -> list[Any]:
-    return [e.data for e in events if isinstance(e, psrpcore.PipelineOutputEvent)]
-
-
 def final_state(events: list[psrpcore.PSRPEvent]) -> psrpcore.PipelineStateEvent:
-    states = [e for e in events if isinstance(e, psrpcore.PipelineStateEvent)]
-    assert states and states[-1].state in FINAL_STATES, kinds(events)
-    assert events[-1] is states[-1], "something came after the final pipeline state"
-    return states[-1]
+    state = psrp_events.final_state(events)
+    assert events[-1] is state, "something came after the final pipeline state"
+    return state
 
 
 def fragments(data: bytes) -> list[tuple[int, int, int, bytes]]:
