@@ -392,8 +392,11 @@ def test_every_definition_rehydrates_to_its_view(view: TableView) -> None:
 def test_the_format_file_the_client_writes_would_load() -> None:
     """FormatXMLWriter writes each header and row item; the format loader refuses a table whose
     header count differs from a row's item count, and Import-Module would fail."""
-    for definition in extended_type_definitions(None):
+    definitions = list(extended_type_definitions(None))
+    assert len(definitions) == len(VIEWS)
+    for definition in definitions:
         for view in rehydrate(read(dumps(definition))).views:
+            assert view.control.rows, view.name
             assert view.control.headers and all(len(r) == len(view.control.headers) for r in view.control.rows)
             assert all(c.value_type == "Property" and c.value for r in view.control.rows for c in r)
 
