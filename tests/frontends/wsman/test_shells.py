@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 import uuid
 from typing import Any
 
@@ -51,3 +52,19 @@ def test_a_retired_commands_id_may_be_claimed_again_a_live_ones_not() -> None:
     assert shell.claim("A")  # pypsrp's next invoke() of the same PowerShell object
     assert not shell.is_retired("A")
     assert "A" in shell.commands
+
+
+def test_a_full_tombstone_table_stays_under_200_kib() -> None:
+    shell = _shell()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        peak = 0
+        for _ in range(3 * RETIRED_COMMANDS):  # full, then turned over twice
+            shell.retire(str(uuid.uuid4()).upper())
+            peak = max(peak, tracemalloc.get_traced_memory()[0] - before)
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held < 200 * 1024, held
+    assert peak < 300 * 1024, peak  # while the table resizes

@@ -31,7 +31,7 @@ decompression-bomb inputs, which must raise :class:`XpressError` and nothing els
 without producing more than ``limit`` bytes.
 
 Speed (pure Python; ``bench/bench_xpress.py``): stored blocks are a memory copy; compressed blocks
-decode at ~27 MB/s of output for CLIXML and ~6 MB/s for literal-only data (libfwnt's C decoder:
+decode at ~44 MB/s of output for CLIXML and ~6 MB/s for literal-only data (libfwnt's C decoder:
 6-8 times that), through a flat 2**15-entry decoding table indexed by the next 15 bits, a bit
 buffer refilled from 16-bit words read out of two ``array('H')`` views of the input (even and odd
 byte positions, since the length escape bytes can leave the word reader on an odd byte), and slice
