@@ -63,6 +63,13 @@ def rps_rw(demo_store: tuple[Store, Path], tmp_path_factory: pytest.TempPathFact
         yield endpoint
 
 
+@pytest.fixture(scope="module")
+def rest_rw(demo_store: tuple[Store, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
+    """The same for a module that writes over REST (HTTPS: msal insists on it)."""
+    with _private_copy(demo_store[1], tmp_path_factory, "rest") as endpoint:
+        yield endpoint
+
+
 # The command surface runs over both front ends from one suite: the same test body drives remote
 # PowerShell (pypsrp) and REST InvokeCommand (httpx + msal tokens), see tests/e2e/helpers.py.
 FRONTENDS = ["psrp", "rest"]

@@ -9,19 +9,14 @@ prompts. Each body below is what such a portal posts.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from aobo.cmdlets.texts import NAMED_PARAMETER_NOT_FOUND
-from aobo.server import BackgroundServer
 from tests.e2e.helpers import PARTNER_ADMIN, Endpoint
 from tests.e2e.rest_client import RestPool, RestResult
-from tests.servers import seeded_server
 
-PASSWORD = "Portal-Test-Password-1!"
 ORG = "contoso.onmicrosoft.com"
 GENERIC = "#Exchange.GenericHashTable"
 
@@ -29,20 +24,9 @@ pytestmark = pytest.mark.filterwarnings("ignore:This API has been deprecated for
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundServer]:
-    data: Path = tmp_path_factory.mktemp("rest-portals")
-    with seeded_server(data, PASSWORD) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def portal(server: BackgroundServer) -> Iterator[RestPool]:
+def portal(rest_rw: Endpoint) -> RestPool:
     """A partner admin in a customer tenant, with a token from the server's identity endpoint (msal)."""
-    endpoint = Endpoint(server, PASSWORD, "rest")
-    try:
-        yield endpoint.rest_pool(PARTNER_ADMIN, ORG)
-    finally:
-        endpoint.close()
+    return rest_rw.rest_pool(PARTNER_ADMIN, ORG)
 
 
 def ok(result: RestResult) -> RestResult:
@@ -110,7 +94,7 @@ def test_annotations_anywhere_in_the_body_are_ignored(portal: RestPool) -> None:
     assert "LidiaH" not in str(mailbox(portal, "finance")["GrantSendOnBehalfTo"])
 
 
-def test_permission_removed_without_confirm_and_audited(server: BackgroundServer, portal: RestPool) -> None:
+def test_permission_removed_without_confirm_and_audited(rest_rw: Endpoint, portal: RestPool) -> None:
     permission = {"Identity": "finance", "User": "EmilyB", "AccessRights": ["FullAccess"]}
     ok(portal.run("Add-MailboxPermission", {**permission, "AutoMapping": False}))
     listed = ok(portal.run("Get-MailboxPermission", {"Identity": "finance"})).output
@@ -119,10 +103,10 @@ def test_permission_removed_without_confirm_and_audited(server: BackgroundServer
     assert ok(removed).output == []
     listed = ok(portal.run("Get-MailboxPermission", {"Identity": "finance"})).output
     assert not any(e["User"] == "EmilyB@contoso.com" for e in listed)
-    contoso = server.store.resolve_tenant(ORG)
+    contoso = rest_rw.store.resolve_tenant(ORG)
     assert contoso is not None
     # The admin audit log has the removal (reads are logged too: the one before the last Get).
-    entries = server.store.audit_entries(target_tenant_id=contoso.id, limit=2)
+    entries = rest_rw.store.audit_entries(target_tenant_id=contoso.id, limit=2)
     assert [(e.cmdlet, e.succeeded, e.object_id) for e in entries] == [
         ("Get-MailboxPermission", True, "finance"),
         ("Remove-MailboxPermission", True, "finance"),
@@ -161,7 +145,7 @@ def test_unknown_parameter_is_still_refused_in_exchanges_words(portal: RestPool)
     assert bad.status == 400 and "can only contain the keys Add and Remove" in bad.streams.error[0].message
 
 
-def test_batch_items_as_cipp_bulk_requests_send_them(server: BackgroundServer, portal: RestPool) -> None:
+def test_batch_items_as_cipp_bulk_requests_send_them(rest_rw: Endpoint, portal: RestPool) -> None:
     items = [
         {
             "CmdletName": "Add-MailboxPermission",
@@ -181,7 +165,7 @@ def test_batch_items_as_cipp_bulk_requests_send_them(server: BackgroundServer, p
         for i, c in enumerate(items)
     ]
     response = portal.client.post(
-        f"{server.base_url}/adminapi/beta/{ORG}/$batch",
+        f"{rest_rw.server.base_url}/adminapi/beta/{ORG}/$batch",
         json={"requests": requests},
         headers={**portal.headers, "Prefer": "odata.continue-on-error"},
     )
